@@ -1,0 +1,144 @@
+//! What a session sends: [`Event`], [`EventMsg`] and [`TurnAbortReason`].
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use crate::{ApprovalOrigin, ExecCommandEnd, ExecSource, ExecStream, TaskKind, UndoCompleted};
+
+/// One event of a session's ordered stream.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    /// The id of the submission whose work produced this event.
+    pub id: String,
+    /// The event's position in the session's stream: 0, 1, 2, … with no gaps.
+    pub seq: u64,
+    /// What happened.
+    pub msg: EventMsg,
+}
+
+/// Why a turn was aborted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TurnAbortReason {
+    /// The client interrupted it, or the session shut down.
+    Interrupted,
+    /// Another task took its place.
+    Replaced,
+    /// The review it belonged to ended.
+    ReviewEnded,
+}
+
+/// What happened, tagged by `type` on the wire.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum EventMsg {
+    /// A task began; always the first event of a task.
+    TaskStarted {
+        /// What kind of task.
+        kind: TaskKind,
+    },
+    /// A task finished; the last event of a task that was not aborted.
+    TaskComplete {
+        /// The final agent message, when the task produced one.
+        last_agent_message: Option<String>,
+    },
+    /// A task was aborted; the last event of that task.
+    TurnAborted {
+        /// Why.
+        reason: TurnAbortReason,
+    },
+    /// Something failed; the session goes on.
+    Error {
+        /// What failed and what to do about it.
+        message: String,
+    },
+    /// Something the user should know; nothing failed.
+    Warning {
+        /// What happened.
+        message: String,
+    },
+    /// Progress or state worth showing, not tied to the model's output.
+    BackgroundEvent {
+        /// What happened.
+        message: String,
+    },
+    /// The model's stream failed and is being retried.
+    StreamError {
+        /// For example "reconnecting 2/5".
+        message: String,
+    },
+    /// A complete message from the agent.
+    AgentMessage {
+        /// The text.
+        message: String,
+    },
+    /// A piece of the agent's message as it streams.
+    AgentMessageDelta {
+        /// The new text.
+        delta: String,
+    },
+    /// A piece of the agent's reasoning as it streams.
+    AgentReasoningDelta {
+        /// The new text.
+        delta: String,
+    },
+    /// A command needs the client's decision before it runs.
+    ExecApprovalRequest {
+        /// Answer with `Op::ExecApproval { id: approval_id, .. }`; unique within the session tree.
+        approval_id: String,
+        /// The tool call that wants to run the command.
+        call_id: String,
+        /// The command, as argv.
+        command: Vec<String>,
+        /// Where it would run.
+        cwd: PathBuf,
+        /// Why the agent wants it, when it said.
+        reason: Option<String>,
+        /// The sub-session that asked, when not the root session.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        origin: Option<ApprovalOrigin>,
+    },
+    /// A command started.
+    ExecCommandBegin {
+        /// Ties the begin, deltas and end together.
+        call_id: String,
+        /// The command, as argv.
+        command: Vec<String>,
+        /// Where it runs.
+        cwd: PathBuf,
+        /// Who asked for it.
+        source: ExecSource,
+    },
+    /// A chunk of a running command's output (bytes, base64 on the wire).
+    ExecCommandOutputDelta {
+        /// The command.
+        call_id: String,
+        /// Which stream.
+        stream: ExecStream,
+        /// The raw bytes.
+        #[serde(with = "crate::bytes")]
+        chunk: Vec<u8>,
+    },
+    /// A command ended, or was cancelled, with what it printed.
+    ExecCommandEnd(ExecCommandEnd),
+    /// An undo began.
+    UndoStarted {
+        /// What is being undone.
+        message: Option<String>,
+    },
+    /// An undo ended.
+    UndoCompleted(UndoCompleted),
+    /// The session has shut down; the last event of the stream.
+    ShutdownComplete,
+    /// An event of a type this build does not know; produced only when reading.
+    #[serde(other)]
+    Unknown,
+}
+
+impl EventMsg {
+    /// Whether this event ends a task.
+    pub fn is_terminal(&self) -> bool {
+        matches!(self, EventMsg::TaskComplete { .. } | EventMsg::TurnAborted { .. })
+    }
+}
