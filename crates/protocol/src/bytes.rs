@@ -10,5 +10,7 @@ pub(crate) fn serialize<S: Serializer>(bytes: &[u8], serializer: S) -> Result<S:
 
 pub(crate) fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<u8>, D::Error> {
     let text = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
-    STANDARD.decode(text.as_bytes()).map_err(serde::de::Error::custom)
+    STANDARD
+        .decode(text.as_bytes())
+        .map_err(serde::de::Error::custom)
 }

@@ -139,6 +139,9 @@ pub enum EventMsg {
 impl EventMsg {
     /// Whether this event ends a task.
     pub fn is_terminal(&self) -> bool {
-        matches!(self, EventMsg::TaskComplete { .. } | EventMsg::TurnAborted { .. })
+        matches!(
+            self,
+            EventMsg::TaskComplete { .. } | EventMsg::TurnAborted { .. }
+        )
     }
 }

@@ -109,6 +109,9 @@ impl ResponseItem {
 
     /// Whether this item is part of what a model is sent.
     pub fn is_model_visible(&self) -> bool {
-        !matches!(self, ResponseItem::GhostSnapshot { .. } | ResponseItem::Unknown)
+        !matches!(
+            self,
+            ResponseItem::GhostSnapshot { .. } | ResponseItem::Unknown
+        )
     }
 }

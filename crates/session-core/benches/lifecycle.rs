@@ -1,0 +1,2 @@
+//! Lifecycle benchmarks (filled in below).
+fn main() {}

@@ -1,0 +1,244 @@
+//! [`TaskContext`]: what a running task can see and do.
+
+use std::fmt;
+use std::future::Future;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::AbortOnDropHandle;
+use turnkit_protocol::{EventMsg, ResponseItem, ReviewDecision, TaskKind, UserInput};
+
+use crate::ApprovalRequest;
+use crate::approvals::Registered;
+use crate::events::TaskGate;
+use crate::rollout::RolloutRecord;
+use crate::state::{Auxiliary, Shared, lock};
+
+/// A running task's view of its session: events, history, approvals, input and services.
+pub struct TaskContext {
+    shared: Arc<Shared>,
+    sub_id: String,
+    kind: TaskKind,
+    task_id: u64,
+    pub(crate) gate: Arc<TaskGate>,
+    token: CancellationToken,
+    pending_input: Option<Arc<Mutex<Vec<UserInput>>>>,
+}
+
+impl TaskContext {
+    pub(crate) fn new(
+        shared: Arc<Shared>,
+        sub_id: String,
+        kind: TaskKind,
+        task_id: u64,
+        gate: Arc<TaskGate>,
+        token: CancellationToken,
+        pending_input: Option<Arc<Mutex<Vec<UserInput>>>>,
+    ) -> Self {
+        Self {
+            shared,
+            sub_id,
+            kind,
+            task_id,
+            gate,
+            token,
+            pending_input,
+        }
+    }
+
+    pub(crate) fn shared(&self) -> &Arc<Shared> {
+        &self.shared
+    }
+
+    /// The id of the submission this task runs for; every event it sends carries it.
+    pub fn sub_id(&self) -> &str {
+        &self.sub_id
+    }
+
+    /// The kind of this task.
+    pub fn kind(&self) -> &TaskKind {
+        &self.kind
+    }
+
+    /// The session's id.
+    pub fn session_id(&self) -> &str {
+        &self.shared.session_id
+    }
+
+    /// The session's working directory.
+    pub fn cwd(&self) -> &Path {
+        &self.shared.cwd
+    }
+
+    /// This task's cancellation token (the one `run` was given).
+    pub fn cancellation_token(&self) -> &CancellationToken {
+        &self.token
+    }
+
+    /// Sends an event with this task's submission id.
+    ///
+    /// Returns `false`, and sends nothing, once the task's terminal event has been sent.
+    pub fn send_event(&self, msg: EventMsg) -> bool {
+        self.shared.sink.emit_gated(&self.gate, &self.sub_id, msg)
+    }
+
+    /// A clone of the session's service of type `T`, if it has one.
+    pub fn service<T: Clone + Send + Sync + 'static>(&self) -> Option<T> {
+        self.shared.services.get::<T>()
+    }
+
+    /// A copy of the session's history.
+    pub fn history(&self) -> Vec<ResponseItem> {
+        lock(&self.shared.history).clone()
+    }
+
+    /// Appends items to the history (and the rollout).
+    pub fn record_items(&self, items: impl IntoIterator<Item = ResponseItem>) {
+        let mut history = lock(&self.shared.history);
+        for item in items {
+            self.shared
+                .journal(&RolloutRecord::ResponseItem { item: item.clone() });
+            history.push(item);
+        }
+    }
+
+    /// Replaces the whole history (and records that in the rollout).
+    pub fn replace_history(&self, items: Vec<ResponseItem>) {
+        let mut history = lock(&self.shared.history);
+        self.shared.journal(&RolloutRecord::HistoryReplaced {
+            items: items.clone(),
+        });
+        *history = items;
+    }
+
+    /// Asks the client to approve a command and waits for the decision.
+    ///
+    /// A command approved earlier with `ApprovedForSession` is approved at once without
+    /// asking. When this task is aborted the request resolves as [`ReviewDecision::Abort`].
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future withdraws the request; a later decision for it is a warning.
+    pub async fn request_approval(&self, request: ApprovalRequest) -> ReviewDecision {
+        if self.token.is_cancelled() {
+            return ReviewDecision::Abort;
+        }
+        let (approval_id, reply) = match self
+            .shared
+            .approvals
+            .register(self.task_id, &request.command)
+        {
+            Registered::AlreadyApproved => return ReviewDecision::Approved,
+            Registered::Ask(approval_id, reply) => (approval_id, reply),
+        };
+        let withdraw = Withdraw {
+            shared: &self.shared,
+            approval_id: &approval_id,
+        };
+        self.send_event(EventMsg::ExecApprovalRequest {
+            approval_id: approval_id.clone(),
+            call_id: request.call_id,
+            command: request.command,
+            cwd: request.cwd,
+            reason: request.reason,
+            origin: None,
+        });
+        let decision = tokio::select! {
+            decision = reply => decision.unwrap_or(ReviewDecision::Abort),
+            () = self.token.cancelled() => ReviewDecision::Abort,
+        };
+        drop(withdraw);
+        decision
+    }
+
+    /// Whether user input has been steered into this turn and not yet taken.
+    pub fn has_pending_input(&self) -> bool {
+        self.pending_input
+            .as_ref()
+            .is_some_and(|pending| !lock(pending).is_empty())
+    }
+
+    /// Takes the input the user steered into this turn since the last call.
+    ///
+    /// The input is in the rollout, synced to disk, before this returns it.
+    ///
+    /// # Cancel safety
+    ///
+    /// If the future is dropped the input is put back, ahead of anything newer.
+    pub async fn take_pending_input(&self) -> Vec<UserInput> {
+        let Some(pending) = &self.pending_input else {
+            return Vec::new();
+        };
+        let items = std::mem::take(&mut *lock(pending));
+        if items.is_empty() {
+            return items;
+        }
+        let mut restore = Restore {
+            pending,
+            items: Some(items),
+        };
+        self.shared.flush_rollout(&self.gate, &self.sub_id).await;
+        restore.items.take().unwrap_or_default()
+    }
+
+    /// Runs `work` beside this turn, under its cancellation; the turn's terminal event waits
+    /// for it. Returns `false`, and drops `work`, when the turn has already ended.
+    pub fn spawn_auxiliary<F>(&self, work: F) -> bool
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        let mut state = self.shared.state();
+        let Some(active) = state
+            .active
+            .as_mut()
+            .filter(|active| active.task_id == self.task_id && !active.closing)
+        else {
+            return false;
+        };
+        let handle = AbortOnDropHandle::new(self.shared.runtime.spawn(work));
+        active.auxiliary.push(Auxiliary {
+            sub_id: self.sub_id.clone(),
+            handle,
+            grace: self.shared.grace_for(&self.kind),
+            hook: None,
+        });
+        true
+    }
+}
+
+impl fmt::Debug for TaskContext {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TaskContext")
+            .field("session_id", &self.shared.session_id)
+            .field("sub_id", &self.sub_id)
+            .field("kind", &self.kind)
+            .finish_non_exhaustive()
+    }
+}
+
+struct Withdraw<'a> {
+    shared: &'a Shared,
+    approval_id: &'a str,
+}
+
+impl Drop for Withdraw<'_> {
+    fn drop(&mut self) {
+        self.shared.approvals.withdraw(self.approval_id);
+    }
+}
+
+struct Restore<'a> {
+    pending: &'a Mutex<Vec<UserInput>>,
+    items: Option<Vec<UserInput>>,
+}
+
+impl Drop for Restore<'_> {
+    fn drop(&mut self) {
+        if let Some(items) = self.items.take() {
+            let mut pending = lock(self.pending);
+            let newer = std::mem::replace(&mut *pending, items);
+            pending.extend(newer);
+        }
+    }
+}

@@ -1,0 +1,316 @@
+//! The rollout: an append-only JSONL journal of a session, and reading it back to resume.
+
+use std::io::{self, BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use tokio::sync::{mpsc, oneshot};
+use turnkit_protocol::{Event, ResponseItem, UserInput};
+
+use crate::Error;
+
+/// One line of a rollout file.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum RolloutRecord {
+    /// The first line: which session this is.
+    SessionMeta {
+        /// The session's id.
+        session_id: String,
+        /// The session's working directory.
+        cwd: PathBuf,
+        /// The rollout format's version.
+        version: u32,
+    },
+    /// User input the session accepted, written before it is acted on.
+    UserInput {
+        /// The submission that carried it.
+        id: String,
+        /// The input.
+        items: Vec<UserInput>,
+    },
+    /// An item appended to the history.
+    ResponseItem {
+        /// The item.
+        item: ResponseItem,
+    },
+    /// The history was replaced wholesale (compaction, resume of a fork).
+    HistoryReplaced {
+        /// The new history.
+        items: Vec<ResponseItem>,
+    },
+    /// An event the session sent.
+    Event {
+        /// The event.
+        event: Event,
+    },
+    /// A record of a type this build does not know.
+    #[serde(other)]
+    Unknown,
+}
+
+/// The rollout format written by this build.
+pub(crate) const ROLLOUT_VERSION: u32 = 1;
+
+/// Buffered lines are written once this many bytes are waiting, even without a flush.
+const WRITE_THRESHOLD: usize = 64 * 1024;
+
+enum Command {
+    Line(Vec<u8>),
+    Flush(oneshot::Sender<Result<(), String>>),
+}
+
+/// Appends records to a rollout file from a tokio task, fsyncing on request.
+#[derive(Clone)]
+pub(crate) struct RolloutWriter {
+    tx: mpsc::UnboundedSender<Command>,
+}
+
+impl RolloutWriter {
+    /// Starts the writer task over `file`, which is open for appending.
+    pub(crate) fn start(file: std::fs::File, runtime: &tokio::runtime::Handle) -> Self {
+        let (tx, rx) = mpsc::unbounded_channel();
+        runtime.spawn(write_loop(file, rx));
+        Self { tx }
+    }
+
+    /// Queues a record; it reaches the disk at the next flush at the latest.
+    pub(crate) fn append(&self, record: &RolloutRecord) {
+        match serde_json::to_vec(record) {
+            Ok(mut line) => {
+                line.push(b'\n');
+                let _ = self.tx.send(Command::Line(line));
+            }
+            Err(error) => tracing::error!(%error, "a rollout record did not serialise"),
+        }
+    }
+
+    /// Writes everything queued so far and fsyncs it.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future does not undo the flush; the writer finishes it regardless.
+    pub(crate) async fn flush(&self) -> Result<(), String> {
+        let (reply_tx, reply_rx) = oneshot::channel();
+        if self.tx.send(Command::Flush(reply_tx)).is_err() {
+            return Err("the rollout writer has stopped".to_owned());
+        }
+        reply_rx
+            .await
+            .unwrap_or_else(|_| Err("the rollout writer has stopped".to_owned()))
+    }
+}
+
+async fn write_loop(file: std::fs::File, mut rx: mpsc::UnboundedReceiver<Command>) {
+    let mut file = Some(file);
+    let mut buffer = Vec::new();
+    let mut failure: Option<String> = None;
+    let mut open = true;
+    while open {
+        let mut waiting = Vec::new();
+        match rx.recv().await {
+            Some(command) => take(command, &mut buffer, &mut waiting),
+            None => open = false,
+        }
+        // Take everything already queued so one write (and one fsync) serves it all.
+        loop {
+            match rx.try_recv() {
+                Ok(command) => take(command, &mut buffer, &mut waiting),
+                Err(mpsc::error::TryRecvError::Empty) => break,
+                Err(mpsc::error::TryRecvError::Disconnected) => {
+                    open = false;
+                    break;
+                }
+            }
+        }
+        let sync = !waiting.is_empty();
+        if sync || !open || buffer.len() >= WRITE_THRESHOLD {
+            let Some(mut current) = file.take() else {
+                break;
+            };
+            let data = std::mem::take(&mut buffer);
+            let written = tokio::task::spawn_blocking(move || {
+                let result = current
+                    .write_all(&data)
+                    .and_then(|()| if sync { current.sync_data() } else { Ok(()) });
+                (current, result)
+            })
+            .await;
+            match written {
+                Ok((current, result)) => {
+                    file = Some(current);
+                    if let Err(error) = result {
+                        failure.get_or_insert_with(|| error.to_string());
+                    }
+                }
+                Err(_) => failure = Some("the rollout write was cancelled".to_owned()),
+            }
+            for reply in waiting {
+                let _ = reply.send(failure.clone().map_or(Ok(()), Err));
+            }
+            if file.is_none() {
+                break;
+            }
+        }
+    }
+}
+
+fn take(
+    command: Command,
+    buffer: &mut Vec<u8>,
+    waiting: &mut Vec<oneshot::Sender<Result<(), String>>>,
+) {
+    match command {
+        Command::Line(line) => buffer.extend_from_slice(&line),
+        Command::Flush(reply) => waiting.push(reply),
+    }
+}
+
+/// Creates a new rollout file; fails if one exists at `path`.
+pub(crate) fn create(path: &Path) -> Result<std::fs::File, Error> {
+    if let Some(parent) = path
+        .parent()
+        .filter(|parent| !parent.as_os_str().is_empty())
+    {
+        std::fs::create_dir_all(parent).map_err(|source| Error::RolloutIo {
+            path: path.to_owned(),
+            source,
+        })?;
+    }
+    std::fs::OpenOptions::new()
+        .create_new(true)
+        .append(true)
+        .open(path)
+        .map_err(|source| Error::RolloutIo {
+            path: path.to_owned(),
+            source,
+        })
+}
+
+/// What a rollout says, read back for resuming.
+#[derive(Debug)]
+pub(crate) struct Resumed {
+    pub(crate) session_id: String,
+    pub(crate) history: Vec<ResponseItem>,
+    pub(crate) next_seq: u64,
+    pub(crate) warnings: Vec<String>,
+    pub(crate) file: std::fs::File,
+}
+
+/// Reads every record of a rollout; lines that do not parse are skipped and described.
+///
+/// Returns the records and one warning per skipped line.
+pub fn read_rollout(path: &Path) -> Result<(Vec<RolloutRecord>, Vec<String>), Error> {
+    let file = open_existing(path, false)?;
+    let (records, warnings, _) = parse(path, file)?;
+    Ok((records, warnings))
+}
+
+fn open_existing(path: &Path, write: bool) -> Result<std::fs::File, Error> {
+    std::fs::OpenOptions::new()
+        .read(true)
+        .append(write)
+        .open(path)
+        .map_err(|source| {
+            if source.kind() == io::ErrorKind::NotFound {
+                Error::RolloutMissing {
+                    path: path.to_owned(),
+                }
+            } else {
+                Error::RolloutIo {
+                    path: path.to_owned(),
+                    source,
+                }
+            }
+        })
+}
+
+fn parse(
+    path: &Path,
+    file: std::fs::File,
+) -> Result<(Vec<RolloutRecord>, Vec<String>, bool), Error> {
+    let io_error = |source| Error::RolloutIo {
+        path: path.to_owned(),
+        source,
+    };
+    let mut reader = BufReader::new(file);
+    let mut records = Vec::new();
+    let mut warnings = Vec::new();
+    let mut line = Vec::new();
+    let mut number = 0usize;
+    let mut ends_with_newline = true;
+    loop {
+        line.clear();
+        let read = reader.read_until(b'\n', &mut line).map_err(io_error)?;
+        if read == 0 {
+            break;
+        }
+        number += 1;
+        let complete = line.last() == Some(&b'\n');
+        ends_with_newline = complete;
+        let text = line.strip_suffix(b"\n").unwrap_or(&line);
+        if text.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        match serde_json::from_slice::<RolloutRecord>(text) {
+            Ok(record) => records.push(record),
+            Err(error) => {
+                let what = if complete {
+                    "is corrupt"
+                } else {
+                    "was cut short (torn write)"
+                };
+                warnings.push(format!(
+                    "rollout line {number} {what} and was skipped: {error}; everything before it was restored"
+                ));
+            }
+        }
+    }
+    if !matches!(records.first(), Some(RolloutRecord::SessionMeta { .. })) {
+        return Err(Error::NotARollout {
+            path: path.to_owned(),
+        });
+    }
+    Ok((records, warnings, ends_with_newline))
+}
+
+/// Opens a rollout for resuming: rebuilds the history and prepares the file for appending.
+pub(crate) fn resume(path: &Path) -> Result<Resumed, Error> {
+    let file = open_existing(path, true)?;
+    let reader = file.try_clone().map_err(|source| Error::RolloutIo {
+        path: path.to_owned(),
+        source,
+    })?;
+    let (records, warnings, ends_with_newline) = parse(path, reader)?;
+    let mut file = file;
+    if !ends_with_newline {
+        // A torn last line stays in the file as it was; new records start on a line of their own.
+        file.write_all(b"\n").map_err(|source| Error::RolloutIo {
+            path: path.to_owned(),
+            source,
+        })?;
+    }
+    let mut session_id = String::new();
+    let mut history = Vec::new();
+    let mut next_seq = 0;
+    for record in records {
+        match record {
+            RolloutRecord::SessionMeta { session_id: id, .. } => {
+                if session_id.is_empty() {
+                    session_id = id;
+                }
+            }
+            RolloutRecord::ResponseItem { item } => history.push(item),
+            RolloutRecord::HistoryReplaced { items } => history = items,
+            RolloutRecord::Event { event } => next_seq = next_seq.max(event.seq + 1),
+            RolloutRecord::UserInput { .. } | RolloutRecord::Unknown => {}
+        }
+    }
+    Ok(Resumed {
+        session_id,
+        history,
+        next_seq,
+        warnings,
+        file,
+    })
+}

@@ -1,0 +1,295 @@
+//! The lifecycle rules of DESIGN.md: start, complete, replace, fail, steer and queue input.
+
+mod support;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use insta::assert_json_snapshot;
+use support::{cooperative, custom, echo, noop, sleeper, steerable, text, types};
+use turnkit_protocol::{EventMsg, Op, TaskKind, TurnAbortReason};
+use turnkit_session_core::TaskRegistration;
+use turnkit_testkit::{FnTask, TestSession};
+
+fn kind(name: &'static str) -> TaskKind {
+    TaskKind::from_static(name)
+}
+
+#[tokio::test(start_paused = true)]
+async fn task_started_first_and_task_complete_last() {
+    let mut session = TestSession::builder()
+        .task(noop(kind("noop")).registration())
+        .build();
+    let events = session.run(custom("noop")).await;
+    assert_json_snapshot!(session.normalize(&events));
+}
+
+#[tokio::test(start_paused = true)]
+async fn spawn_while_running_replaces_with_replaced() {
+    let slow = cooperative(kind("slow"));
+    let mut session = TestSession::builder()
+        .task(slow.registration())
+        .task(noop(kind("noop")).registration())
+        .build();
+    let first = session.submit(custom("slow"));
+    session
+        .events_until(|event| matches!(event.msg, EventMsg::AgentMessage { .. }))
+        .await;
+    let second = session.submit(custom("noop"));
+    let events = session.events_until_terminal(&second).await;
+    let all = session.seen().to_vec();
+    assert_eq!(
+        all.iter()
+            .filter(|event| event.id == first && event.msg.is_terminal())
+            .count(),
+        1
+    );
+    assert_eq!(
+        slow.abort_calls(),
+        1,
+        "the replaced task's abort hook runs once"
+    );
+    assert!(events.iter().any(|event| event.msg
+        == EventMsg::TurnAborted {
+            reason: TurnAbortReason::Replaced
+        }));
+    assert_json_snapshot!(session.normalize(&all));
+}
+
+#[tokio::test(start_paused = true)]
+async fn task_error_becomes_error_then_task_complete() {
+    let failing = FnTask::new(kind("failing"), |_ctx, _input, _token| async {
+        Err("the disk is full: free some space and retry".into())
+    });
+    let mut session = TestSession::builder().task(failing.registration()).build();
+    let events = session.run(custom("failing")).await;
+    assert_json_snapshot!(session.normalize(&events));
+    let after = session.run(custom("failing")).await;
+    assert_eq!(
+        types(&after),
+        ["task_started", "error", "task_complete"],
+        "the session takes the next op"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn task_panic_becomes_error_then_task_complete() {
+    let panicky = FnTask::new(kind("panicky"), |_ctx, _input, _token| async {
+        if true {
+            panic!("index out of bounds");
+        }
+        Ok(None)
+    });
+    let mut session = TestSession::builder()
+        .task(panicky.registration())
+        .task(noop(kind("noop")).registration())
+        .build();
+    let events = session.run(custom("panicky")).await;
+    assert_json_snapshot!(session.normalize(&events));
+    let after = session.run(custom("noop")).await;
+    assert_eq!(
+        types(&after),
+        ["task_started", "task_complete"],
+        "the session survives a panic"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn unregistered_kind_errors_naming_the_feature_and_changes_nothing() {
+    let mut session = TestSession::builder()
+        .task(cooperative(kind("slow")).registration())
+        .build();
+    let running = session.submit(custom("slow"));
+    session
+        .events_until(|event| matches!(event.msg, EventMsg::AgentMessage { .. }))
+        .await;
+    let undo = session.submit(Op::Undo);
+    let error = session.next_event().await;
+    assert_eq!(error.id, undo);
+    let EventMsg::Error { message } = &error.msg else {
+        panic!("expected an error, got {error:?}")
+    };
+    assert!(message.contains("`undo` feature"), "{message}");
+    let unknown = session.submit(custom("frobnicate"));
+    let error = session.next_event().await;
+    assert_eq!(error.id, unknown);
+    // The running task was not touched: it still completes only when interrupted.
+    session.submit(Op::Interrupt);
+    let rest = session.events_until_terminal(&running).await;
+    assert_eq!(types(&rest), ["turn_aborted"]);
+    assert_json_snapshot!(session.normalize(session.seen()));
+}
+
+#[tokio::test(start_paused = true)]
+async fn user_input_with_no_regular_kind_is_an_error() {
+    let mut session = TestSession::builder().build();
+    let id = session.submit(text("hello"));
+    let event = session.next_event().await;
+    assert_eq!(event.id, id);
+    let EventMsg::Error { message } = event.msg else {
+        panic!("expected an error")
+    };
+    assert!(message.contains("`regular` feature"), "{message}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn user_input_steers_into_a_running_regular_turn() {
+    let mut session = TestSession::builder()
+        .task(steerable().registration().accepts_input(true))
+        .build();
+    let turn = session.submit(text("first"));
+    session
+        .events_until(|event| matches!(event.msg, EventMsg::TaskStarted { .. }))
+        .await;
+    let steer = session.submit(text("second"));
+    session
+        .events_until(|event| matches!(event.msg, EventMsg::AgentMessage { .. }))
+        .await;
+    session.submit(text("stop"));
+    let events = session.events_until_terminal(&turn).await;
+    assert_ne!(steer, turn);
+    assert_eq!(
+        events.last().map(|event| &event.msg),
+        Some(&EventMsg::TaskComplete {
+            last_agent_message: Some("first second stop".into())
+        })
+    );
+    assert_json_snapshot!(session.normalize(session.seen()));
+}
+
+#[tokio::test(start_paused = true)]
+async fn input_during_a_task_that_takes_none_starts_the_next_turn() {
+    let mut session = TestSession::builder()
+        .task(sleeper(kind("busy"), Duration::from_millis(50)).registration())
+        .task(echo().registration().accepts_input(true))
+        .build();
+    let busy = session.submit(custom("busy"));
+    session
+        .events_until(|event| matches!(event.msg, EventMsg::TaskStarted { .. }))
+        .await;
+    let first = session.submit(text("one"));
+    let second = session.submit(text("two"));
+    let events = session.events_until_terminal(&first).await;
+    assert!(
+        events
+            .iter()
+            .any(|event| event.id == busy && event.msg.is_terminal())
+    );
+    assert_eq!(
+        events.last().map(|event| &event.msg),
+        Some(&EventMsg::TaskComplete {
+            last_agent_message: Some("one two".into())
+        }),
+        "queued input runs as one turn, in order"
+    );
+    assert_ne!(first, second);
+    assert_json_snapshot!(session.normalize(session.seen()));
+}
+
+#[tokio::test(start_paused = true)]
+async fn steered_input_the_turn_never_took_starts_the_next_turn() {
+    // This turn takes input but finishes without reading what was steered into it.
+    let deaf = FnTask::new(TaskKind::REGULAR, |_ctx, input, _token| async move {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        Ok(Some(support::texts(&input).join(" ")))
+    });
+    let mut session = TestSession::builder()
+        .task(deaf.registration().accepts_input(true))
+        .build();
+    let first = session.submit(text("one"));
+    session
+        .events_until(|event| matches!(event.msg, EventMsg::TaskStarted { .. }))
+        .await;
+    session.submit(text("two"));
+    session.events_until_terminal(&first).await;
+    let next = session.events_until(|event| event.msg.is_terminal()).await;
+    assert_eq!(
+        next.last().map(|event| &event.msg),
+        Some(&EventMsg::TaskComplete {
+            last_agent_message: Some("two".into())
+        })
+    );
+    assert_eq!(deaf.runs(), 2);
+}
+
+#[tokio::test(start_paused = true)]
+async fn auxiliary_work_runs_beside_the_turn_and_the_turn_waits_for_it() {
+    let side = FnTask::new(kind("side"), |ctx, _input, _token| async move {
+        tokio::time::sleep(Duration::from_millis(30)).await;
+        ctx.send_event(EventMsg::BackgroundEvent {
+            message: "side work done".into(),
+        });
+        Ok(None)
+    });
+    let main = sleeper(kind("main"), Duration::from_millis(10));
+    let mut session = TestSession::builder()
+        .task(main.registration())
+        .task(side.registration().runs_beside_turn(true))
+        .build();
+    let turn = session.submit(custom("main"));
+    session
+        .events_until(|event| matches!(event.msg, EventMsg::TaskStarted { .. }))
+        .await;
+    let beside = session.submit(custom("side"));
+    let events = session.events_until_terminal(&turn).await;
+    let side_event = events
+        .iter()
+        .position(|event| event.id == beside)
+        .expect("the side work's event");
+    assert_eq!(
+        side_event,
+        events.len() - 2,
+        "the terminal event waits for auxiliary work"
+    );
+    assert_json_snapshot!(session.normalize(session.seen()));
+}
+
+#[tokio::test(start_paused = true)]
+async fn auxiliary_kind_with_no_turn_running_is_a_turn_of_its_own() {
+    let side = noop(kind("side"));
+    let mut session = TestSession::builder()
+        .task(side.registration().runs_beside_turn(true))
+        .build();
+    let events = session.run(custom("side")).await;
+    assert_eq!(types(&events), ["task_started", "task_complete"]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn spawn_task_runs_a_task_directly() {
+    let mut session = TestSession::builder().build();
+    let id = session
+        .session()
+        .spawn_task(Arc::new(noop(kind("direct"))), Vec::new())
+        .unwrap();
+    let events = session.events_until_terminal(&id).await;
+    assert_eq!(
+        events[0].msg,
+        EventMsg::TaskStarted {
+            kind: kind("direct")
+        }
+    );
+    assert_eq!(types(&events), ["task_started", "task_complete"]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn factory_error_is_reported_and_nothing_starts() {
+    let registration = TaskRegistration::new(kind("picky"), |op| match op {
+        Op::Custom { payload, .. } if payload.is_string() => Ok(Arc::new(noop(kind("picky"))) as _),
+        _ => Err("the payload must be a string naming the target".into()),
+    });
+    let mut session = TestSession::builder().task(registration).build();
+    let id = session.submit(custom("picky"));
+    let event = session.next_event().await;
+    assert_eq!(event.id, id);
+    let EventMsg::Error { message } = event.msg else {
+        panic!("expected an error")
+    };
+    assert!(message.contains("payload must be a string"), "{message}");
+    let ok = session
+        .run(Op::Custom {
+            name: "picky".into(),
+            payload: "x".into(),
+        })
+        .await;
+    assert_eq!(types(&ok), ["task_started", "task_complete"]);
+}
