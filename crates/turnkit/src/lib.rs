@@ -1,0 +1,77 @@
+//! turnkit runs an AI coding agent's session: every piece of work is a cancellable task with
+//! one lifecycle that never loses an event.
+//!
+//! This facade re-exports the crates a client or a downstream task kind needs and registers
+//! the built-in task kinds whose cargo features are on:
+//!
+//! - [`protocol`]: the wire types ([`Op`], [`Event`], [`EventMsg`], [`TaskKind`], …);
+//! - the session ([`Session`], [`SessionTask`], [`TaskContext`], [`TaskRegistration`]) from
+//!   `turnkit-session-core`;
+//! - [`testkit`] (feature `testkit`): run ops against a real session in a temp dir and
+//!   snapshot the normalised events.
+//!
+//! Each built-in task kind is its own crate behind a feature named after the kind; `full`
+//! (the default) enables all of them, and `default-features = false` plus the kinds you want
+//! links only those crates. [`builder`] (or [`Session::builder`] followed by
+//! [`SessionBuilderExt::with_enabled_kinds`]) registers every enabled kind.
+//!
+//! ```
+//! use std::sync::Arc;
+//!
+//! use turnkit::{CancellationToken, EventMsg, Op, SessionTask, TaskContext, TaskKind, TaskRegistration, TaskResult, UserInput};
+//!
+//! /// A downstream task kind: counts the words of its payload.
+//! struct CountWords(String);
+//!
+//! #[async_trait::async_trait]
+//! impl SessionTask for CountWords {
+//!     fn kind(&self) -> TaskKind {
+//!         TaskKind::new("count_words")
+//!     }
+//!
+//!     async fn run(
+//!         self: Arc<Self>,
+//!         _ctx: Arc<TaskContext>,
+//!         _input: Vec<UserInput>,
+//!         _cancellation_token: CancellationToken,
+//!     ) -> TaskResult {
+//!         Ok(Some(self.0.split_whitespace().count().to_string()))
+//!     }
+//! }
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let mut session = turnkit::builder()
+//!     .task(TaskRegistration::new(TaskKind::new("count_words"), |op| match op {
+//!         Op::Custom { payload, .. } => Ok(Arc::new(CountWords(payload.as_str().unwrap_or("").to_owned()))),
+//!         _ => Err("count_words takes a string payload".into()),
+//!     }))
+//!     .build()?;
+//! session.submit(Op::Custom { name: "count_words".into(), payload: "one two three".into() })?;
+//! loop {
+//!     let event = session.next_event().await.expect("the session is running");
+//!     if let EventMsg::TaskComplete { last_agent_message } = event.msg {
+//!         assert_eq!(last_agent_message.as_deref(), Some("3"));
+//!         break;
+//!     }
+//! }
+//! # Ok(())
+//! # }
+//! ```
+
+mod builder;
+
+pub use builder::{SessionBuilderExt, builder};
+pub use turnkit_protocol as protocol;
+pub use turnkit_protocol::{
+    ApprovalOrigin, ContentItem, Event, EventMsg, ExecCommandEnd, ExecSource, ExecStream, Op,
+    ResponseItem, ReviewDecision, ReviewRequest, Role, Submission, TaskKind, TurnAbortReason,
+    UndoCompleted, UserInput,
+};
+pub use turnkit_session_core::{
+    ApprovalRequest, CancellationToken, DEFAULT_GRACE_PERIOD, Error, RolloutRecord, Services,
+    Session, SessionBuilder, SessionHandle, SessionTask, TaskContext, TaskError, TaskFactory,
+    TaskRegistration, TaskResult, read_rollout,
+};
+#[cfg(feature = "testkit")]
+pub use turnkit_testkit as testkit;
