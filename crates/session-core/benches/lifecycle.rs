@@ -5,7 +5,6 @@
 //! `cargo xtask bench` collects.
 
 use std::io::Write;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use turnkit_protocol::{EventMsg, Op, TaskKind};

@@ -328,78 +328,75 @@ impl SessionHandle {
                     &self.shared.runtime,
                 );
             }
-            Op::UserInput { items } => {
-                shared.journal(&RolloutRecord::UserInput {
-                    id: id.clone(),
-                    items: items.clone(),
-                });
-                let steer_into = state
-                    .active
-                    .as_ref()
-                    .and_then(|active| active.pending_input.clone());
-                if let Some(pending) = steer_into {
-                    crate::state::lock(&pending).extend(items);
-                } else if state.active.is_some() {
-                    state.queued_input.push_back((id, items));
-                } else {
-                    match shared.regular_task(&id, &items) {
-                        Ok((task, accepts_input)) => {
-                            shared.start_turn_locked(
-                                &mut state,
-                                id,
-                                task,
-                                items,
-                                accepts_input,
-                                Origin::UserInput,
-                            );
-                        }
-                        Err(message) => shared.sink.emit(&id, EventMsg::Error { message }),
-                    }
-                }
-            }
-            op => {
-                let Some(kind) = op.task_kind() else {
-                    return Ok(());
-                };
-                let registration = match shared.registration(&kind, &op) {
-                    Ok(registration) => registration,
-                    Err(message) => {
-                        shared.sink.emit(&id, EventMsg::Error { message });
-                        return Ok(());
-                    }
-                };
-                let task = match (registration.factory)(&op) {
-                    Ok(task) => task,
-                    Err(error) => {
-                        shared.sink.emit(
-                            &id,
-                            EventMsg::Error {
-                                message: format!("cannot start `{}`: {error}", op.name()),
-                            },
-                        );
-                        return Ok(());
-                    }
-                };
-                let accepts_input = registration.accepts_input;
-                let task = if registration.runs_beside_turn {
-                    match shared.start_auxiliary_locked(&mut state, id.clone(), task, Vec::new()) {
-                        Ok(()) => return Ok(()),
-                        Err(task) => task,
-                    }
-                } else {
-                    task
-                };
-                shared.start_turn_locked(
-                    &mut state,
-                    id,
-                    task,
-                    Vec::new(),
-                    accepts_input,
-                    Origin::Other,
-                );
-            }
+            Op::UserInput { items } => self.user_input_locked(&mut state, id, items),
+            op => self.task_op_locked(&mut state, id, &op),
         }
         Ok(())
+    }
+
+    /// Steers input into the running turn, queues it for the next one, or starts a turn.
+    fn user_input_locked(&self, state: &mut State, id: String, items: Vec<UserInput>) {
+        let shared = &self.shared;
+        shared.journal(&RolloutRecord::UserInput {
+            id: id.clone(),
+            items: items.clone(),
+        });
+        let steer_into = state
+            .active
+            .as_ref()
+            .and_then(|active| active.pending_input.clone());
+        if let Some(pending) = steer_into {
+            crate::state::lock(&pending).extend(items);
+        } else if state.active.is_some() {
+            state.queued_input.push_back((id, items));
+        } else {
+            match shared.regular_task(&id, &items) {
+                Ok((task, accepts_input)) => {
+                    shared.start_turn_locked(
+                        state,
+                        id,
+                        task,
+                        items,
+                        accepts_input,
+                        Origin::UserInput,
+                    );
+                }
+                Err(message) => shared.sink.emit(&id, EventMsg::Error { message }),
+            }
+        }
+    }
+
+    /// Starts the task an op asks for, beside the turn or in its place.
+    fn task_op_locked(&self, state: &mut State, id: String, op: &Op) {
+        let shared = &self.shared;
+        let Some(kind) = op.task_kind() else {
+            return;
+        };
+        let registration = match shared.registration(&kind, op) {
+            Ok(registration) => registration,
+            Err(message) => {
+                shared.sink.emit(&id, EventMsg::Error { message });
+                return;
+            }
+        };
+        let task = match (registration.factory)(op) {
+            Ok(task) => task,
+            Err(error) => {
+                let message = format!("cannot start `{}`: {error}", op.name());
+                shared.sink.emit(&id, EventMsg::Error { message });
+                return;
+            }
+        };
+        let accepts_input = registration.accepts_input;
+        let task = if registration.runs_beside_turn {
+            match shared.start_auxiliary_locked(state, id.clone(), task, Vec::new()) {
+                Ok(()) => return,
+                Err(task) => task,
+            }
+        } else {
+            task
+        };
+        shared.start_turn_locked(state, id, task, Vec::new(), accepts_input, Origin::Other);
     }
 
     /// Runs `task` as the new turn, replacing the running one; returns its submission id.

@@ -2,12 +2,14 @@
 
 mod support;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use insta::assert_json_snapshot;
 use support::{cooperative, custom, noop, stubborn, types};
 use tokio::time::Instant;
-use turnkit_protocol::{EventMsg, Op, TaskKind, TurnAbortReason};
+use turnkit_protocol::{EventMsg, Op, TaskKind, TurnAbortReason, UserInput};
+use turnkit_session_core::{CancellationToken, SessionTask, TaskContext, TaskResult};
 use turnkit_testkit::{FnTask, TestSession};
 
 fn kind(name: &'static str) -> TaskKind {
@@ -106,39 +108,38 @@ async fn interrupt_with_nothing_running_is_a_no_op() {
     assert_eq!(events[0].seq, 0, "the interrupt emitted nothing");
 }
 
-#[tokio::test(start_paused = true)]
-async fn abort_hook_that_hangs_is_cut_off_with_a_warning() {
-    let task = FnTask::new(kind("hangs"), |_ctx, _input, token| async move {
+/// Stops when cancelled, but its abort hook never returns.
+struct HangingHook;
+
+#[async_trait::async_trait]
+impl SessionTask for HangingHook {
+    fn kind(&self) -> TaskKind {
+        kind("hangs")
+    }
+
+    async fn run(
+        self: Arc<Self>,
+        _ctx: Arc<TaskContext>,
+        _input: Vec<UserInput>,
+        token: CancellationToken,
+    ) -> TaskResult {
         token.cancelled().await;
         Ok(None)
-    });
-    struct Hangs(FnTask);
-    #[async_trait::async_trait]
-    impl turnkit_session_core::SessionTask for Hangs {
-        fn kind(&self) -> TaskKind {
-            self.0.kind()
-        }
-        async fn run(
-            self: std::sync::Arc<Self>,
-            ctx: std::sync::Arc<turnkit_session_core::TaskContext>,
-            input: Vec<turnkit_protocol::UserInput>,
-            token: turnkit_session_core::CancellationToken,
-        ) -> turnkit_session_core::TaskResult {
-            std::sync::Arc::new(self.0.clone())
-                .run(ctx, input, token)
-                .await
-        }
-        async fn abort(&self, _ctx: std::sync::Arc<turnkit_session_core::TaskContext>) {
-            std::future::pending::<()>().await;
-        }
     }
-    use turnkit_session_core::SessionTask as _;
+
+    async fn abort(&self, _ctx: Arc<TaskContext>) {
+        std::future::pending::<()>().await;
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn abort_hook_that_hangs_is_cut_off_with_a_warning() {
     let mut session = TestSession::builder()
         .configure(|builder| builder.abort_hook_timeout(Duration::from_secs(1)))
         .build();
     let id = session
         .session()
-        .spawn_task(std::sync::Arc::new(Hangs(task)), Vec::new())
+        .spawn_task(Arc::new(HangingHook), Vec::new())
         .unwrap();
     session
         .events_until(|event| matches!(event.msg, EventMsg::TaskStarted { .. }))

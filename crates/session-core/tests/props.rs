@@ -6,6 +6,9 @@
 //! every abort hook ran once for aborted tasks and never for completed ones, and dropping the
 //! session leaves no tokio task behind.
 
+// The checker is one long test body; unwraps here are test assertions.
+#![allow(clippy::unwrap_used, clippy::too_many_lines)]
+
 mod support;
 
 use std::collections::{BTreeMap, HashMap};
@@ -152,7 +155,7 @@ impl Checker {
                 seen.terminal = Some(msg.clone());
             }
             EventMsg::ExecApprovalRequest { approval_id, .. } => {
-                self.approvals.push(approval_id.clone())
+                self.approvals.push(approval_id.clone());
             }
             _ => {
                 if let Some(seen) = self.tasks.get(&event.id) {

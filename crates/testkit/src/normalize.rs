@@ -116,15 +116,11 @@ struct Ids {
 impl Ids {
     fn placeholder(&mut self, family: &str, value: &str) -> String {
         let key = (family.to_owned(), value.to_owned());
-        let number = match self.seen.get(&key) {
-            Some(number) => *number,
-            None => {
-                let count = self.counts.entry(family.to_owned()).or_insert(0);
-                *count += 1;
-                self.seen.insert(key, *count);
-                *count
-            }
-        };
+        let next = self.counts.get(family).copied().unwrap_or(0) + 1;
+        let number = *self.seen.entry(key).or_insert(next);
+        if number == next {
+            self.counts.insert(family.to_owned(), next);
+        }
         format!("{family}#{number}")
     }
 }

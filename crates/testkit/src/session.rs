@@ -175,7 +175,7 @@ impl TestSession {
                 Some(event)
             }
             Ok(None) => None,
-            Err(_) => panic!(
+            Err(tokio::time::error::Elapsed { .. }) => panic!(
                 "no event within {:?}; events so far: {:#?}",
                 self.timeout, self.seen
             ),

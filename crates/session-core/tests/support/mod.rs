@@ -102,9 +102,10 @@ pub fn types(events: &[turnkit_protocol::Event]) -> Vec<String> {
     events
         .iter()
         .map(|event| {
-            serde_json::to_value(&event.msg).unwrap()["type"]
+            let value = serde_json::to_value(&event.msg).expect("events serialise");
+            value["type"]
                 .as_str()
-                .unwrap()
+                .expect("every event has a type tag")
                 .to_owned()
         })
         .collect()
