@@ -74,6 +74,7 @@ mod registry;
 mod rollout;
 mod services;
 mod session;
+mod snapshots;
 mod state;
 mod task;
 
@@ -84,5 +85,6 @@ pub use registry::{DEFAULT_GRACE_PERIOD, TaskFactory, TaskRegistration};
 pub use rollout::{RolloutRecord, read_rollout};
 pub use services::Services;
 pub use session::{Session, SessionBuilder, SessionHandle};
+pub use snapshots::TurnSnapshots;
 pub use task::{SessionTask, TaskError, TaskResult};
 pub use tokio_util::sync::CancellationToken;

@@ -71,7 +71,7 @@ pub use turnkit_protocol::{
 pub use turnkit_session_core::{
     ApprovalRequest, CancellationToken, DEFAULT_GRACE_PERIOD, Error, RolloutRecord, Services,
     Session, SessionBuilder, SessionHandle, SessionTask, TaskContext, TaskError, TaskFactory,
-    TaskRegistration, TaskResult, read_rollout,
+    TaskRegistration, TaskResult, TurnSnapshots, read_rollout,
 };
 #[cfg(feature = "testkit")]
 pub use turnkit_testkit as testkit;
