@@ -88,7 +88,7 @@ fn run_steps(workspace: &Workspace, skipped: &[&str]) -> Result<()> {
     let mut passed = 0usize;
     for step in STEPS {
         if skipped.contains(&step.name) {
-            summary.push(format!("skip {:<14}", step.name));
+            summary.push(format!("skip {}", step.name));
             continue;
         }
         println!("\n==> {}: {}", step.name, step.about);
