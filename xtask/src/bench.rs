@@ -42,7 +42,7 @@ pub(crate) fn run(workspace: &Workspace, only: Option<&str>) -> Result<()> {
     let mut failures = Vec::new();
     for package in packages {
         let mut command = workspace.cargo();
-        command.args(["bench", "-p", &package.name]);
+        command.args(["bench", "-p", &package.name, "--benches"]);
         match run_collecting(&mut command, |line| line.contains("ratio")) {
             Ok(lines) => summary.extend(
                 lines
