@@ -86,7 +86,7 @@ pub(crate) async fn drive(shared: Arc<Shared>, start: TurnStart) {
             }
         };
 
-        shared.end_steering(task_id, &sub_id);
+        shared.end_steering(task_id);
         let aborted = matches!(outcome, Outcome::Aborted(_));
         settle_auxiliary(&shared, task_id, &control, &token, aborted).await;
         if aborted {

@@ -341,12 +341,16 @@ impl SessionHandle {
             id: id.clone(),
             items: items.clone(),
         });
-        let steer_into = state
-            .active
-            .as_ref()
-            .and_then(|active| active.pending_input.clone());
-        if let Some(pending) = steer_into {
-            crate::state::lock(&pending).extend(items);
+        let steer_into = state.active.as_mut().and_then(|active| {
+            let pending = active.pending_input.clone()?;
+            Some((pending, &mut active.steered_from))
+        });
+        if let Some((pending, steered_from)) = steer_into {
+            let mut pending = crate::state::lock(&pending);
+            if pending.is_empty() {
+                *steered_from = Some(id);
+            }
+            pending.extend(items);
         } else if state.active.is_some() {
             state.queued_input.push_back((id, items));
         } else {

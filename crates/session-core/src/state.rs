@@ -55,6 +55,8 @@ pub(crate) struct ActiveTurn {
     pub(crate) control: Arc<TaskControl>,
     /// Where steered input goes; `None` once the task cannot take input (or never could).
     pub(crate) pending_input: Option<Arc<Mutex<Vec<UserInput>>>>,
+    /// The submission whose input is first among the pending input (names a turn it starts).
+    pub(crate) steered_from: Option<String>,
     pub(crate) token: CancellationToken,
     pub(crate) gate: Arc<TaskGate>,
     pub(crate) auxiliary: Vec<Auxiliary>,
@@ -147,6 +149,7 @@ impl Shared {
             task_id,
             control: Arc::clone(&control),
             pending_input,
+            steered_from: None,
             token,
             gate,
             auxiliary: Vec::new(),
@@ -241,7 +244,7 @@ impl Shared {
 
     /// The task's run has ended: input that arrives from now on starts the next turn, and
     /// input it never took is kept for that turn, ahead of anything queued later.
-    pub(crate) fn end_steering(&self, task_id: u64, sub_id: &str) {
+    pub(crate) fn end_steering(&self, task_id: u64) {
         let mut state = self.state();
         let Some(active) = state
             .active
@@ -254,8 +257,8 @@ impl Shared {
             return;
         };
         let left = std::mem::take(&mut *lock(&pending));
-        if !left.is_empty() {
-            state.queued_input.push_front((sub_id.to_owned(), left));
+        if let (false, Some(sub_id)) = (left.is_empty(), active.steered_from.take()) {
+            state.queued_input.push_front((sub_id, left));
         }
     }
 
@@ -268,6 +271,17 @@ impl Shared {
             .is_some_and(|active| active.task_id == task_id)
         {
             state.active = None;
+        }
+        if state.shutting_down && !state.queued_input.is_empty() {
+            // Input the aborted turn never took: the shutdown has already reported the queue,
+            // so report this too rather than let it vanish.
+            let ids: Vec<String> = state.queued_input.drain(..).map(|(id, _)| id).collect();
+            self.sink.emit(&ids[0], EventMsg::Warning {
+                message: format!(
+                    "the session shut down before this input ran ({}); it is kept in the rollout",
+                    ids.join(", ")
+                ),
+            });
         }
         if state.active.is_some() || state.shutting_down {
             return;

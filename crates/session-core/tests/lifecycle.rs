@@ -292,3 +292,29 @@ async fn factory_error_is_reported_and_nothing_starts() {
         .await;
     assert_eq!(types(&ok), ["task_started", "task_complete"]);
 }
+
+#[tokio::test(start_paused = true)]
+async fn steered_input_not_taken_before_shutdown_is_reported_not_dropped() {
+    let deaf = FnTask::new(TaskKind::REGULAR, |_ctx, _input, token| async move {
+        token.cancelled().await;
+        Ok(None)
+    });
+    let mut session = TestSession::builder()
+        .task(deaf.registration().accepts_input(true))
+        .build();
+    let first = session.submit(text("one"));
+    session
+        .events_until(|event| matches!(event.msg, EventMsg::TaskStarted { .. }))
+        .await;
+    let second = session.submit(text("two"));
+    let events = session.shutdown().await;
+    assert_eq!(
+        types(&events),
+        ["turn_aborted", "warning", "shutdown_complete"]
+    );
+    assert_eq!(events[0].id, first);
+    assert_eq!(
+        events[1].id, second,
+        "the warning names the input that never ran"
+    );
+}
