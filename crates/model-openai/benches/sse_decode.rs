@@ -1,0 +1,3 @@
+//! SSE decoding benchmarks (written in a later commit).
+
+fn main() {}

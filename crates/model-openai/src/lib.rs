@@ -1,0 +1,1 @@
+//! An OpenAI-compatible model client (written in a later commit).
