@@ -320,48 +320,14 @@ impl Player {
                 self.pending
                     .push_back(ResponseEvent::ReasoningDelta { delta });
             }
-            ScriptStep::Message { text, deltas } => {
-                self.ensure_created();
-                let deltas = deltas.unwrap_or_else(|| vec![text.clone()]);
-                self.pending.extend(
-                    deltas
-                        .into_iter()
-                        .filter(|delta| !delta.is_empty())
-                        .map(|delta| ResponseEvent::OutputTextDelta { delta }),
-                );
-                self.pending.push_back(ResponseEvent::OutputItemDone {
-                    item: ResponseItem::assistant_text(text),
-                });
-            }
-            ScriptStep::Reasoning { text } => {
-                self.ensure_created();
-                self.pending.push_back(ResponseEvent::ReasoningDelta {
-                    delta: text.clone(),
-                });
-                self.pending.push_back(ResponseEvent::OutputItemDone {
-                    item: ResponseItem::Reasoning {
-                        summary: vec![text],
-                        content: None,
-                    },
-                });
-            }
+            ScriptStep::Message { text, deltas } => self.message(text, deltas),
+            ScriptStep::Reasoning { text } => self.reasoning(text),
             ScriptStep::FunctionCall {
                 call_id,
                 name,
                 arguments,
             } => {
-                self.ensure_created();
-                let arguments = match arguments {
-                    serde_json::Value::String(text) => text,
-                    other => other.to_string(),
-                };
-                self.pending.push_back(ResponseEvent::OutputItemDone {
-                    item: ResponseItem::FunctionCall {
-                        call_id,
-                        name,
-                        arguments,
-                    },
-                });
+                self.function_call(call_id, name, arguments);
             }
             ScriptStep::Item { item } => {
                 self.ensure_created();
@@ -403,6 +369,48 @@ impl Player {
             }
         }
         Ok(())
+    }
+
+    fn message(&mut self, text: String, deltas: Option<Vec<String>>) {
+        self.ensure_created();
+        let deltas = deltas.unwrap_or_else(|| vec![text.clone()]);
+        self.pending.extend(
+            deltas
+                .into_iter()
+                .filter(|delta| !delta.is_empty())
+                .map(|delta| ResponseEvent::OutputTextDelta { delta }),
+        );
+        self.pending.push_back(ResponseEvent::OutputItemDone {
+            item: ResponseItem::assistant_text(text),
+        });
+    }
+
+    fn reasoning(&mut self, text: String) {
+        self.ensure_created();
+        self.pending.push_back(ResponseEvent::ReasoningDelta {
+            delta: text.clone(),
+        });
+        self.pending.push_back(ResponseEvent::OutputItemDone {
+            item: ResponseItem::Reasoning {
+                summary: vec![text],
+                content: None,
+            },
+        });
+    }
+
+    fn function_call(&mut self, call_id: String, name: String, arguments: serde_json::Value) {
+        self.ensure_created();
+        let arguments = match arguments {
+            serde_json::Value::String(text) => text,
+            other => other.to_string(),
+        };
+        self.pending.push_back(ResponseEvent::OutputItemDone {
+            item: ResponseItem::FunctionCall {
+                call_id,
+                name,
+                arguments,
+            },
+        });
     }
 
     fn ensure_created(&mut self) {
