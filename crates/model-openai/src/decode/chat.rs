@@ -38,8 +38,8 @@ struct PartialCall {
 
 #[derive(Deserialize)]
 struct Chunk<'a> {
-    #[serde(default)]
-    id: Option<String>,
+    #[serde(borrow, default)]
+    id: Option<Cow<'a, str>>,
     #[serde(borrow, default)]
     choices: Vec<Choice<'a>>,
     #[serde(default)]
@@ -139,9 +139,9 @@ impl ChatDecoder {
         }
         if !self.created {
             self.created = true;
-            self.response_id.clone_from(&chunk.id);
+            self.response_id = chunk.id.map(Cow::into_owned);
             out.push_back(ResponseEvent::Created {
-                response_id: chunk.id,
+                response_id: self.response_id.clone(),
             });
         }
         if let Some(usage) = chunk.usage {

@@ -16,6 +16,13 @@ pub(super) struct ResponsesDecoder {
     response_id: Option<String>,
 }
 
+/// The one field a delta event needs; most of a stream is these, so they skip the rest.
+#[derive(Deserialize)]
+struct DeltaEvent<'a> {
+    #[serde(borrow, default)]
+    delta: Option<Cow<'a, str>>,
+}
+
 /// Every field any handled event carries; serde skips the rest of each event cheaply.
 #[derive(Deserialize)]
 struct WireEvent<'a> {
@@ -132,6 +139,15 @@ impl ResponsesDecoder {
         if data.trim() == "[DONE]" {
             return Ok(Flow::Continue);
         }
+        // The `event:` line names the type before any JSON is read, so the deltas that make up
+        // most of a stream take a parse of one field.
+        match sse_event {
+            Some("response.output_text.delta") => return delta(data, out, Delta::Text),
+            Some("response.reasoning_summary_text.delta" | "response.reasoning_text.delta") => {
+                return delta(data, out, Delta::Reasoning);
+            }
+            _ => {}
+        }
         let event: WireEvent<'_> = serde_json::from_str(data)
             .map_err(|error| malformed("a Responses API event", data, &error))?;
         let kind = event.kind.as_deref().or(sse_event).unwrap_or_default();
@@ -191,6 +207,25 @@ impl ResponsesDecoder {
         }
         Ok(Flow::Continue)
     }
+}
+
+#[derive(Clone, Copy)]
+enum Delta {
+    Text,
+    Reasoning,
+}
+
+fn delta(data: &str, out: &mut VecDeque<ResponseEvent>, kind: Delta) -> Result<Flow, ModelError> {
+    let event: DeltaEvent<'_> = serde_json::from_str(data)
+        .map_err(|error| malformed("a Responses API event", data, &error))?;
+    if let Some(delta) = event.delta.filter(|delta| !delta.is_empty()) {
+        let delta = delta.into_owned();
+        out.push_back(match kind {
+            Delta::Text => ResponseEvent::OutputTextDelta { delta },
+            Delta::Reasoning => ResponseEvent::ReasoningDelta { delta },
+        });
+    }
+    Ok(Flow::Continue)
 }
 
 fn history_item(item: WireItem) -> Option<ResponseItem> {
