@@ -10,7 +10,7 @@
 //!
 //! Rate limits (429) and server errors (5xx), connection failures, idle streams and streams cut
 //! before their final event are retried with exponential backoff and jitter, honouring
-//! `Retry-After`, as long as nothing of the failed attempt reached the caller; each retry is
+//! `Retry-After`, as long as no output of the failed attempt (a delta or an item) reached the caller; each retry is
 //! announced as `ResponseEvent::Retrying` ([`RetryPolicy`] bounds them). 400, 401, 403 and 404
 //! come back at once with the server's message; a full context window is its own error kind.
 //! Cancelling the request's token drops the HTTP connection at once.

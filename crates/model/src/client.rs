@@ -16,8 +16,10 @@ use crate::{Prompt, ResponseStream};
 ///   stream owns everything it needs (it is `'static`).
 /// - Input items with `!is_model_visible()` are never sent.
 /// - The stream ends after `Completed` or after its first `Err`.
-/// - Retries happen inside the stream only while nothing of the failed attempt has been
-///   yielded; each is announced by [`ResponseEvent::Retrying`](crate::ResponseEvent::Retrying).
+/// - Retries happen inside the stream only while no output of the failed attempt (a delta or
+///   an item; a `Created` does not count) has been yielded; each is announced by
+///   [`ResponseEvent::Retrying`](crate::ResponseEvent::Retrying), and the new attempt starts
+///   with its own `Created`.
 ///   A failure after output was yielded is returned as an error, with
 ///   [`Error::is_retryable`](crate::Error::is_retryable) telling the caller whether to send
 ///   the request again.

@@ -54,8 +54,9 @@ pub enum ResponseEvent {
     },
     /// The request failed in a way a retry may fix, and the client is about to retry it.
     ///
-    /// Nothing of the failed attempt was yielded, so the caller keeps no partial output; it
-    /// may show `message`, or "reconnecting 2/5" built from `attempt` and `max_attempts`.
+    /// No output of the failed attempt was yielded (at most its `Created`), so the caller has
+    /// no partial output to discard; it may show `message`, or "reconnecting 2/5" built from
+    /// `attempt` and `max_attempts`.
     Retrying {
         /// The number of this retry, from 1; the first request is not counted.
         attempt: u32,
