@@ -220,3 +220,39 @@ async fn cancelling_during_a_retry_backoff_ends_the_stream() {
         .unwrap();
     assert!(matches!(next, Some(Err(ModelError::Cancelled))), "{next:?}");
 }
+
+#[tokio::test]
+async fn a_server_that_never_answers_times_out_waiting_for_headers() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let server = tokio::spawn(async move {
+        let (mut socket, _) = listener.accept().await.unwrap();
+        read_request(&mut socket).await;
+        // Hold the connection without answering until the client gives up.
+        let mut buffer = [0_u8; 64];
+        tokio::time::timeout(SERVER_PATIENCE, socket.read(&mut buffer))
+            .await
+            .is_ok()
+    });
+    let config = support::config(&format!("http://{address}/v1"), WireApi::ChatCompletions)
+        .with_idle_timeout(Duration::from_millis(200))
+        .with_retry(turnkit_model_openai::RetryPolicy {
+            max_retries: 0,
+            ..Default::default()
+        });
+    let client = OpenAiClient::new(config).unwrap();
+
+    let events: Vec<_> = client
+        .stream(&simple_prompt(), CancellationToken::new())
+        .collect()
+        .await;
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert!(
+        matches!(events[0], Err(ModelError::IdleTimeout { .. })),
+        "{events:?}"
+    );
+    assert!(
+        server.await.unwrap(),
+        "the client closed the connection it gave up on"
+    );
+}
