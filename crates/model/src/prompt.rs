@@ -1,0 +1,88 @@
+//! What a model is asked: [`Prompt`] and the tools it may call, [`ToolSpec`].
+
+use serde::{Deserialize, Serialize};
+use turnkit_protocol::ResponseItem;
+
+use crate::tokens::{estimate_item_tokens, estimate_text_tokens};
+
+/// One request to a model: instructions, the conversation so far, and the tools it may call.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Prompt {
+    /// The system or developer instructions that frame the conversation.
+    #[serde(default)]
+    pub instructions: String,
+    /// The conversation so far; items that are not model-visible are never sent.
+    #[serde(default)]
+    pub input: Vec<ResponseItem>,
+    /// The tools the model may call.
+    #[serde(default)]
+    pub tools: Vec<ToolSpec>,
+    /// Whether the model may call several tools in one response.
+    #[serde(default)]
+    pub parallel_tool_calls: bool,
+    /// A JSON schema the final answer must follow, when the caller needs structured output.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output_schema: Option<serde_json::Value>,
+}
+
+impl Prompt {
+    /// A prompt with the given instructions and input, no tools, and free-form output.
+    pub fn new(instructions: impl Into<String>, input: Vec<ResponseItem>) -> Self {
+        Prompt {
+            instructions: instructions.into(),
+            input,
+            ..Prompt::default()
+        }
+    }
+
+    /// The input items a model is actually sent, in order.
+    pub fn model_visible_input(&self) -> impl Iterator<Item = &ResponseItem> {
+        self.input.iter().filter(|item| item.is_model_visible())
+    }
+
+    /// A rough count of the tokens this prompt costs, for when the server reports no usage.
+    pub fn estimated_tokens(&self) -> u64 {
+        let tools: u64 = self
+            .tools
+            .iter()
+            .map(|tool| {
+                estimate_text_tokens(&tool.name)
+                    + estimate_text_tokens(&tool.description)
+                    + estimate_text_tokens(&tool.parameters.to_string())
+            })
+            .sum();
+        let input: u64 = self.model_visible_input().map(estimate_item_tokens).sum();
+        estimate_text_tokens(&self.instructions) + tools + input
+    }
+}
+
+/// A function the model may call, described by a JSON schema of its arguments.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ToolSpec {
+    /// The name the model calls it by.
+    pub name: String,
+    /// What it does, for the model.
+    #[serde(default)]
+    pub description: String,
+    /// A JSON schema of its arguments (an `object` schema).
+    pub parameters: serde_json::Value,
+    /// Whether the server must hold the model's arguments to the schema exactly.
+    #[serde(default)]
+    pub strict: bool,
+}
+
+impl ToolSpec {
+    /// A non-strict function tool.
+    pub fn function(
+        name: impl Into<String>,
+        description: impl Into<String>,
+        parameters: serde_json::Value,
+    ) -> Self {
+        ToolSpec {
+            name: name.into(),
+            description: description.into(),
+            parameters,
+            strict: false,
+        }
+    }
+}
