@@ -41,10 +41,6 @@
 //! # }
 //! ```
 
-// Product names (OpenAI, OpenRouter, LM Studio) are prose here, not code; clippy takes
-// CamelCase words for identifiers. A `doc-valid-idents` entry in clippy.toml would do too.
-#![allow(clippy::doc_markdown)]
-
 mod api_error;
 mod client;
 mod config;

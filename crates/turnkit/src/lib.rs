@@ -7,6 +7,8 @@
 //! - [`protocol`]: the wire types ([`Op`], [`Event`], [`EventMsg`], [`TaskKind`], …);
 //! - the session ([`Session`], [`SessionTask`], [`TaskContext`], [`TaskRegistration`]) from
 //!   `turnkit-session-core`;
+//! - `model` and `model_openai` (feature `openai`): the model interface and the
+//!   OpenAI-compatible HTTP client;
 //! - [`testkit`] (feature `testkit`): run ops against a real session in a temp dir and
 //!   snapshot the normalised events.
 //!
@@ -62,6 +64,10 @@
 mod builder;
 
 pub use builder::{SessionBuilderExt, builder};
+#[cfg(feature = "openai")]
+pub use turnkit_model as model;
+#[cfg(feature = "openai")]
+pub use turnkit_model_openai as model_openai;
 pub use turnkit_protocol as protocol;
 pub use turnkit_protocol::{
     ApprovalOrigin, ContentItem, Event, EventMsg, ExecCommandEnd, ExecSource, ExecStream, Op,
