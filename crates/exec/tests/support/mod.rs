@@ -1,7 +1,10 @@
 //! Helpers shared by the exec tests: an independent check of a process group's members, and
 //! a collector of live output chunks.
 
-#![allow(dead_code, reason = "each test file uses a different subset of the helpers")]
+#![allow(
+    dead_code,
+    reason = "each test file uses a different subset of the helpers"
+)]
 
 use std::time::Duration;
 
@@ -14,11 +17,14 @@ use turnkit_exec::{OutputChunk, OutputStream};
 /// Zombies are left out because this machine's init reaps orphans only every few seconds.
 pub(crate) fn live_members(pgid: u32) -> Vec<u32> {
     let mut members = Vec::new();
-    for entry in std::fs::read_dir("/proc").expect("/proc is readable").flatten() {
-        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+    for entry in std::fs::read_dir("/proc")
+        .expect("/proc is readable")
+        .flatten()
+    {
+        let Ok(process) = entry.file_name().to_string_lossy().parse::<u32>() else {
             continue;
         };
-        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{process}/stat")) else {
             continue;
         };
         let Some(after_name) = stat.rsplit_once(')').map(|(_, rest)| rest) else {
@@ -27,7 +33,7 @@ pub(crate) fn live_members(pgid: u32) -> Vec<u32> {
         let fields: Vec<&str> = after_name.split_whitespace().collect();
         if fields.len() > 2 && fields[2] == pgid.to_string() && fields[0] != "Z" && fields[0] != "X"
         {
-            members.push(pid);
+            members.push(process);
         }
     }
     members
