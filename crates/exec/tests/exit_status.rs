@@ -123,10 +123,13 @@ async fn the_child_leads_its_own_process_group() {
     .await;
     let text = output.stdout.to_string_lossy();
     let mut lines = text.lines().map(str::trim);
-    let pid = lines.next().expect("pid line");
-    let pgid = lines.next().expect("pgid line");
-    assert_eq!(pid, pgid);
-    assert_eq!(output.pid.map(|pid| pid.to_string()).as_deref(), Some(pid));
+    let process = lines.next().expect("pid line");
+    let group = lines.next().expect("pgid line");
+    assert_eq!(process, group);
+    assert_eq!(
+        output.pid.map(|pid| pid.to_string()).as_deref(),
+        Some(process)
+    );
 }
 
 #[tokio::test]

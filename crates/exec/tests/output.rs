@@ -12,6 +12,17 @@ use turnkit_exec::{CommandSpec, MAX_CHUNK_BYTES, OutputStream, run};
 
 use support::receive_all;
 
+/// `"{prefix}1\n{prefix}2\n..."` up to `last`, as `seq` or the scripts print it.
+fn numbered_lines(prefix: &str, last: u32) -> String {
+    let mut text = String::new();
+    for number in 1..=last {
+        text.push_str(prefix);
+        text.push_str(&number.to_string());
+        text.push('\n');
+    }
+    text
+}
+
 #[tokio::test]
 async fn interleaved_streams_keep_their_own_order() {
     let (tx, rx) = mpsc::channel(16);
@@ -25,8 +36,8 @@ async fn interleaved_streams_keep_their_own_order() {
         receive_all(rx)
     );
     let output = output.expect("the script runs");
-    let expected_out: String = (1..=300).map(|i| format!("out {i}\n")).collect();
-    let expected_err: String = (1..=300).map(|i| format!("err {i}\n")).collect();
+    let expected_out: String = numbered_lines("out ", 300);
+    let expected_err: String = numbered_lines("err ", 300);
     assert_eq!(output.stdout.to_string_lossy(), expected_out);
     assert_eq!(output.stderr.to_string_lossy(), expected_err);
     assert_eq!(
@@ -101,7 +112,7 @@ async fn retained_output_keeps_head_and_tail_within_the_cap() {
         receive_all(rx)
     );
     let output = output.expect("seq runs");
-    let full: String = (1..=100_000).map(|i| format!("{i}\n")).collect();
+    let full: String = numbered_lines("", 100_000);
     assert_eq!(received.stdout_text(), full, "live chunks are not capped");
     assert_eq!(output.stdout.head(), &full.as_bytes()[..500]);
     assert_eq!(output.stdout.tail(), &full.as_bytes()[full.len() - 500..]);
@@ -168,7 +179,7 @@ async fn a_slow_consumer_gets_every_chunk_in_order() {
         consumer
     );
     let output = output.expect("seq runs");
-    let full: String = (1..=50_000).map(|i| format!("{i}\n")).collect();
+    let full: String = numbered_lines("", 50_000);
     assert_eq!(bytes, full.as_bytes());
     assert_eq!(output.stdout.to_bytes(), full.as_bytes());
 }
