@@ -259,7 +259,7 @@ pub struct ExecOutput {
     /// Why the program never started, when it did not.
     pub spawn_failure: Option<SpawnFailure>,
     /// The child's process id, which is also its process group id; `None` when it never
-    /// started.
+    /// started (a [`SpawnFailure`], or a token cancelled before the run began).
     pub pid: Option<u32>,
     /// The timeout ran out and the process group was killed.
     pub timed_out: bool,

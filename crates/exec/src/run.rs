@@ -50,8 +50,16 @@ const MIN_READ_ROOM: usize = 8 * 1024;
 /// SIGTERM, then SIGKILL once the grace period passes without the group being empty, and the
 /// outcome has `cancelled` or `timed_out` set. Cancellation is an outcome, not an error.
 ///
+/// If `cancel` has already fired, nothing is started: the outcome has `cancelled` set, no
+/// `pid`, and SIGTERM as its status, as if the command had been terminated at once.
+///
 /// A program that cannot be found or executed is an outcome with exit code 127 or 126, a
 /// [`SpawnFailure`] and a shell-like message on stderr; see [`Error`] for what fails instead.
+///
+/// A group being stopped is checked for live members every few milliseconds; on Linux that
+/// reads `/proc` (see [`process_group_alive`](crate::process_group_alive)). For the best
+/// throughput, run this in a task of a multi-threaded runtime (`tokio::spawn`) rather than on
+/// the thread of a `block_on`.
 ///
 /// # Cancel safety
 ///
@@ -69,6 +77,9 @@ pub async fn run(mut spec: CommandSpec, cancel: CancellationToken) -> Result<Exe
     let sender = spec.take_output_sender();
     let mut command = build_command(&spec);
     let started = Instant::now();
+    if cancel.is_cancelled() {
+        return Ok(cancelled_before_start(&spec, started));
+    }
     let child = match command.spawn() {
         Ok(child) => child,
         Err(error) => return spawn_failed(&spec, error, started, sender.as_ref()),
@@ -203,6 +214,21 @@ async fn supervise(
         stderr: captures.stderr.finish(),
         aggregated: captures.aggregated.finish(),
     })
+}
+
+fn cancelled_before_start(spec: &CommandSpec, started: Instant) -> ExecOutput {
+    ExecOutput {
+        status: ExitStatus::Signaled(Signal::SIGTERM as i32),
+        spawn_failure: None,
+        pid: None,
+        timed_out: false,
+        cancelled: true,
+        timeout: spec.get_timeout(),
+        duration: started.elapsed(),
+        stdout: CapturedOutput::default(),
+        stderr: CapturedOutput::default(),
+        aggregated: CapturedOutput::default(),
+    }
 }
 
 fn program_name(spec: &CommandSpec) -> String {

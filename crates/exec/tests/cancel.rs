@@ -114,15 +114,40 @@ async fn cancel_ends_a_tree_that_honours_sigterm_without_waiting_for_the_grace()
 }
 
 #[tokio::test]
-async fn cancel_before_spawn_still_runs_and_reports_cancelled() {
+async fn a_token_cancelled_before_the_run_starts_nothing() {
+    let dir = tempfile::tempdir().expect("temp dir");
     let cancel = CancellationToken::new();
     cancel.cancel();
-    let output = run(CommandSpec::argv(["sleep", "30"]), cancel)
-        .await
-        .expect("sleep starts");
+    let output = run(
+        CommandSpec::argv(["touch", "marker"]).cwd(dir.path()),
+        cancel,
+    )
+    .await
+    .expect("a cancelled run is an outcome");
+    assert!(output.cancelled);
+    assert_eq!(output.pid, None);
+    assert_eq!(output.status, ExitStatus::Signaled(15));
+    assert!(!dir.path().join("marker").exists(), "the command ran");
+}
+
+#[tokio::test]
+async fn cancel_right_after_start_terminates_the_command() {
+    let cancel = CancellationToken::new();
+    let (output, ()) = tokio::join!(
+        run(CommandSpec::argv(["sleep", "30"]), cancel.clone()),
+        async {
+            tokio::task::yield_now().await;
+            cancel.cancel();
+        }
+    );
+    let output = output.expect("sleep starts");
     assert!(output.cancelled);
     assert_eq!(output.status, ExitStatus::Signaled(15));
     assert!(output.duration < Duration::from_secs(5));
+    assert_eq!(
+        live_members(output.pid.expect("started")),
+        Vec::<u32>::new()
+    );
 }
 
 #[tokio::test]
