@@ -31,6 +31,10 @@ const GROUP_POLL_INTERVAL: Duration = Duration::from_millis(5);
 /// How long to wait for a group sent SIGKILL to be gone before giving up on it.
 const KILL_CONFIRM_TIMEOUT: Duration = Duration::from_millis(500);
 
+/// How much a stream may still deliver once the drain timeout has passed, if it is there at
+/// once; bounds the end of a run whose pipe a process outside the group keeps writing to.
+const FINAL_DRAIN_LIMIT: usize = 1024 * 1024;
+
 /// A read buffer with less room than this gets a fresh block, so reads stay large.
 const MIN_READ_ROOM: usize = 8 * 1024;
 
@@ -156,16 +160,20 @@ async fn supervise(
             () = &mut cancelled, if !cancel_seen => {
                 cancel_seen = true;
                 if supervisor.on_cancel(Instant::now()) {
-                    pipes.close();
+                    sender = None;
                     pending.clear();
+                    pipes.start_final_drain();
                 }
             }
             () = &mut timer => {
                 if supervisor.on_timer(Instant::now()) {
-                    pipes.close();
+                    // A stopped run owes the live consumer nothing more; a finished one waits
+                    // for it, so the live stream is complete.
                     if supervisor.kill_requested() {
+                        sender = None;
                         pending.clear();
                     }
+                    pipes.start_final_drain();
                 }
             }
             status = &mut wait, if supervisor.status.is_none() => match status {
@@ -177,7 +185,8 @@ async fn supervise(
             },
             (stream, read) = poll_fn(|cx| pipes.poll_read(cx)) => match read {
                 Ok(0) => pipes.close_stream(stream),
-                Ok(_) => {
+                Ok(read) => {
+                    pipes.count_final_drain(stream, read);
                     let bytes = pipes.buffer(stream).split().freeze();
                     captures.push(stream, &bytes);
                     forward(&mut sender, &mut pending, OutputChunk { stream, bytes });
@@ -377,6 +386,9 @@ struct Pipes {
     stdout_blocked: bool,
     stderr_blocked: bool,
     stderr_first: bool,
+    /// Set once the drain timeout has passed: each stream is read only while data is there
+    /// at once, and at most this many more bytes, then closed.
+    final_drain: Option<[usize; 2]>,
 }
 
 impl Pipes {
@@ -389,16 +401,34 @@ impl Pipes {
             stdout_blocked: false,
             stderr_blocked: false,
             stderr_first: false,
+            final_drain: None,
+        }
+    }
+
+    /// Stops waiting for the pipes: what they hold now is still read (so a slow consumer or a
+    /// late wake-up loses nothing the command wrote before it ended), up to
+    /// [`FINAL_DRAIN_LIMIT`] bytes a stream, but a stream with nothing to read is closed.
+    fn start_final_drain(&mut self) {
+        if self.final_drain.is_none() {
+            self.final_drain = Some([FINAL_DRAIN_LIMIT; 2]);
+        }
+    }
+
+    fn count_final_drain(&mut self, stream: OutputStream, read: usize) {
+        if let Some(budgets) = self.final_drain.as_mut() {
+            let budget = match stream {
+                OutputStream::Stdout => &mut budgets[0],
+                OutputStream::Stderr => &mut budgets[1],
+            };
+            *budget = budget.saturating_sub(read);
+            if *budget == 0 {
+                self.close_stream(stream);
+            }
         }
     }
 
     fn is_closed(&self) -> bool {
         self.stdout.is_none() && self.stderr.is_none()
-    }
-
-    fn close(&mut self) {
-        self.stdout = None;
-        self.stderr = None;
     }
 
     fn close_stream(&mut self, stream: OutputStream) {
@@ -448,6 +478,19 @@ impl Pipes {
         stream: OutputStream,
         cx: &mut Context<'_>,
     ) -> Poll<io::Result<usize>> {
+        let poll = self.poll_pipe(stream, cx);
+        let open = match stream {
+            OutputStream::Stdout => self.stdout.is_some() && !self.stdout_blocked,
+            OutputStream::Stderr => self.stderr.is_some() && !self.stderr_blocked,
+        };
+        match poll {
+            // Nothing there at once after the drain timeout: read as the end of the stream.
+            Poll::Pending if open && self.final_drain.is_some() => Poll::Ready(Ok(0)),
+            poll => poll,
+        }
+    }
+
+    fn poll_pipe(&mut self, stream: OutputStream, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
         match stream {
             OutputStream::Stdout if !self.stdout_blocked => match self.stdout.as_mut() {
                 Some(pipe) => poll_read_chunk(Pin::new(pipe), &mut self.stdout_buffer, cx),
@@ -557,7 +600,8 @@ impl Supervisor {
         deadline
     }
 
-    /// Stops the group, or stops waiting for output; true when the pipes are to be closed now.
+    /// Stops the group, or stops waiting for output; true when the pipes are to be drained
+    /// and closed now.
     fn on_cancel(&mut self, now: Instant) -> bool {
         self.cancelled = true;
         match self.phase {
@@ -589,7 +633,7 @@ impl Supervisor {
         }
     }
 
-    /// Handles every deadline that has passed; true when the pipes are to be closed now.
+    /// Handles every deadline that has passed; true when the drain timeout has passed.
     fn on_timer(&mut self, now: Instant) -> bool {
         if self.phase == Phase::Running
             && self.status.is_none()

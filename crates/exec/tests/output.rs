@@ -197,3 +197,37 @@ async fn a_dropped_receiver_does_not_stop_the_command() {
     assert_eq!(output.exit_code(), Some(0));
     assert!(output.stdout.to_string_lossy().ends_with("19999\n20000\n"));
 }
+
+#[tokio::test]
+async fn a_consumer_slower_than_the_drain_timeout_still_gets_everything() {
+    // "a" fills the channel and "b" waits for room, so stdout is not read while the rest of
+    // the output sits in the pipe, the command exits, and the drain timeout passes long
+    // before the consumer starts receiving.
+    let (tx, mut rx) = mpsc::channel::<turnkit_exec::OutputChunk>(1);
+    let consumer = async move {
+        tokio::time::sleep(Duration::from_millis(600)).await;
+        let mut bytes = Vec::new();
+        while let Some(chunk) = rx.recv().await {
+            bytes.extend_from_slice(&chunk.bytes);
+        }
+        bytes
+    };
+    let (output, bytes) = tokio::join!(
+        run(
+            CommandSpec::shell_with(
+                "/bin/sh",
+                "printf a; sleep 0.1; printf b; sleep 0.1; head -c 60000 /dev/zero"
+            )
+            .drain_timeout(Duration::from_millis(1))
+            .output_sender(tx),
+            CancellationToken::new()
+        ),
+        consumer
+    );
+    let output = output.expect("the script runs");
+    let mut expected = b"ab".to_vec();
+    expected.resize(60_002, 0);
+    assert_eq!(bytes.len(), expected.len());
+    assert_eq!(bytes, expected);
+    assert_eq!(output.stdout.to_bytes(), expected);
+}

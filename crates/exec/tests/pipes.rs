@@ -101,6 +101,31 @@ async fn an_escaped_process_holding_stdout_does_not_hang_the_read() {
 }
 
 #[tokio::test]
+async fn an_escaped_process_that_keeps_writing_does_not_hang_the_read() {
+    let script = ESCAPE.replace("setsid sleep 30", "setsid yes");
+    let started = Instant::now();
+    let output = run(
+        CommandSpec::argv(["sh", "-c", &script]).drain_timeout(Duration::from_millis(100)),
+        CancellationToken::new(),
+    )
+    .await
+    .expect("the command runs");
+    let elapsed = started.elapsed();
+    let text = output.stdout.to_string_lossy();
+    let escaped = text
+        .lines()
+        .find_map(|line| line.strip_prefix("escaped "))
+        .and_then(|pid| pid.trim().parse::<u32>().ok());
+    if let Some(escaped) = escaped {
+        kill_escaped(escaped);
+    }
+    assert!(escaped.is_some(), "the escaped pid was printed");
+    assert_eq!(output.status, ExitStatus::Exited(0));
+    assert!(output.stdout.total_bytes() > 0);
+    assert!(elapsed < Duration::from_secs(5), "{elapsed:?}");
+}
+
+#[tokio::test]
 async fn cancel_ends_the_drain_of_an_escaped_process_at_once() {
     let (tx, mut rx) = tokio::sync::mpsc::channel(16);
     let cancel = CancellationToken::new();
