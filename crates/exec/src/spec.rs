@@ -190,9 +190,10 @@ impl CommandSpec {
         self
     }
 
-    /// How long stdout and stderr are still read once the process has exited and its group is
-    /// gone or killed; bounds the wait for a process outside the group that holds a pipe open.
-    /// Defaults to [`DEFAULT_DRAIN_TIMEOUT`].
+    /// How long to wait for stdout and stderr to close once the process has exited and its
+    /// group is gone or killed; bounds the wait for a process outside the group that holds a
+    /// pipe open. After it, what the pipes already hold is still read (up to 1 MiB a stream),
+    /// then they are closed. Defaults to [`DEFAULT_DRAIN_TIMEOUT`].
     pub fn drain_timeout(mut self, timeout: Duration) -> Self {
         self.drain_timeout = timeout;
         self
@@ -203,8 +204,9 @@ impl CommandSpec {
     /// Forwarding applies backpressure: while the channel is full, the stream whose chunk waits
     /// is not read further (so a fast writer blocks on its pipe), but cancellation, the timeout
     /// and the other stream are still served. A dropped receiver stops forwarding, not the
-    /// command. After a cancel or timeout, chunks still waiting for room once the drain timeout
-    /// has passed are not forwarded; they remain in the retained output.
+    /// command. After a cancel or timeout, forwarding stops once the drain timeout has passed:
+    /// chunks still waiting for room, and anything read later, are only in the retained output.
+    /// A run that was not stopped waits for the consumer, so its live stream is complete.
     pub fn output_sender(mut self, sender: mpsc::Sender<OutputChunk>) -> Self {
         self.output_sender = Some(sender);
         self
