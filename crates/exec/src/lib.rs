@@ -37,8 +37,10 @@ mod capture;
 mod error;
 mod group;
 mod output;
+mod pipes;
 mod run;
 mod spec;
+mod supervisor;
 
 pub use bytes::Bytes;
 
