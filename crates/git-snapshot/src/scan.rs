@@ -9,6 +9,7 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio_util::sync::CancellationToken;
 
 use crate::git::split_nul;
+use crate::observe::blocking_ancestor;
 use crate::platform::path_from_git;
 use crate::snapshot::{SkipReason, Skipped, SnapshotOptions};
 use crate::{Error, Repository};
@@ -18,6 +19,9 @@ use crate::{Error, Repository};
 pub(crate) struct Scan {
     /// Tracked paths that differ from the index, unmerged paths, and untracked files kept.
     pub(crate) update: Vec<Vec<u8>>,
+    /// Deleted tracked paths that now lie beyond a symlink or a file, which `update-index
+    /// --remove` refuses to look at.
+    pub(crate) force_remove: Vec<Vec<u8>>,
     /// Everything left out, in path order.
     pub(crate) skipped: Vec<Skipped>,
 }
@@ -26,6 +30,7 @@ pub(crate) struct Scan {
 #[derive(Debug, Default)]
 struct Status {
     changed: Vec<Vec<u8>>,
+    deleted: Vec<Vec<u8>>,
     untracked_files: Vec<Vec<u8>>,
     untracked_dirs: Vec<Vec<u8>>,
 }
@@ -45,10 +50,28 @@ pub(crate) async fn scan(
     let excluded: BTreeSet<&[u8]> = options.excluded_dirs.iter().map(String::as_bytes).collect();
     let mut scan = Scan {
         update: status.changed,
-        skipped: Vec::new(),
+        ..Scan::default()
     };
     let mut skipped_dirs: BTreeSet<Vec<u8>> = BTreeSet::new();
     let mut candidates = Vec::new();
+    let mut untracked_dirs = status.untracked_dirs;
+    for path in status.deleted {
+        let relative = path_from_git(&path);
+        if blocking_ancestor(&repo.work_tree, &relative).is_some() {
+            scan.force_remove.push(path);
+            continue;
+        }
+        // `status -unormal` does not report the untracked content of a directory that took
+        // the place of a tracked file; it must be listed like any untracked directory.
+        let now_dir = std::fs::symlink_metadata(repo.work_tree.join(&relative))
+            .is_ok_and(|metadata| metadata.is_dir());
+        if now_dir {
+            let mut dir = path.clone();
+            dir.push(b'/');
+            untracked_dirs.push(dir);
+        }
+        scan.update.push(path);
+    }
 
     for file in status.untracked_files {
         if let Some(folder) = excluded_folder(&file, false, &excluded) {
@@ -58,7 +81,7 @@ pub(crate) async fn scan(
         }
     }
     let mut to_list = Vec::new();
-    for dir in status.untracked_dirs {
+    for dir in untracked_dirs {
         if let Some(folder) = excluded_folder(&dir, true, &excluded) {
             skipped_dirs.insert(folder);
         } else if repo
@@ -132,8 +155,10 @@ async fn status(
                 if fields.len() != 9 || xy.len() != 2 {
                     return Err(unexpected("malformed changed-entry record"));
                 }
-                if xy[1] != b'.' {
-                    status.changed.push(path.to_vec());
+                match xy[1] {
+                    b'.' => {}
+                    b'D' => status.deleted.push(path.to_vec()),
+                    _ => status.changed.push(path.to_vec()),
                 }
             }
             Some(b'2') => {

@@ -269,7 +269,22 @@ async fn build(
     let (head, scan, unmerged) = (head?, scan?, unmerged?);
     let mut update = scan.update;
     update.extend(unmerged);
-    let paths_read = update.len();
+    let paths_read = update.len() + scan.force_remove.len();
+
+    if !scan.force_remove.is_empty() {
+        let mut input = Vec::new();
+        for path in &scan.force_remove {
+            input.extend_from_slice(path);
+            input.push(0);
+        }
+        repo.git()
+            .envs(&write_env)
+            .args(["-c", "core.splitIndex=false"])
+            .args(["update-index", "-z", "--force-remove", "--stdin"])
+            .stdin(input)
+            .run(cancel)
+            .await?;
+    }
 
     if !update.is_empty() {
         let mut input = Vec::new();
