@@ -25,7 +25,7 @@ fn main() {
 
 /// The generated repository, built once per run.
 struct Fixture {
-    _root: TempDir,
+    root: TempDir,
     work: PathBuf,
     global_config: PathBuf,
     runtime: Runtime,
@@ -118,7 +118,7 @@ fn generate() -> Fixture {
     // Let the user's index settle the way it would after their own `git status`.
     run(git(&work, &global_config, &["status", "--porcelain"]));
     Fixture {
-        _root: root,
+        root,
         work,
         global_config,
         runtime,
@@ -145,7 +145,7 @@ fn git_status_porcelain(bencher: Bencher) {
             &fixture.work,
             &fixture.global_config,
             &["status", "--porcelain"],
-        ))
+        ));
     });
 }
 
@@ -154,7 +154,7 @@ fn git_status_porcelain(bencher: Bencher) {
 fn ghost_snapshot(bencher: Bencher) {
     let fixture = &*FIXTURE;
     apply_turn(&fixture.work);
-    let options = snapshot_options(fixture._root.path());
+    let options = snapshot_options(fixture.root.path());
     let cancel = CancellationToken::new();
     bencher.bench(|| {
         fixture

@@ -271,42 +271,22 @@ async fn build(
     update.extend(unmerged);
     let paths_read = update.len() + scan.force_remove.len();
 
-    if !scan.force_remove.is_empty() {
-        let mut input = Vec::new();
-        for path in &scan.force_remove {
-            input.extend_from_slice(path);
-            input.push(0);
-        }
-        repo.git()
-            .envs(&write_env)
-            .args(["-c", "core.splitIndex=false"])
-            .args(["update-index", "-z", "--force-remove", "--stdin"])
-            .stdin(input)
-            .run(cancel)
-            .await?;
-    }
-
-    if !update.is_empty() {
-        let mut input = Vec::new();
-        for path in &update {
-            input.extend_from_slice(path);
-            input.push(0);
-        }
-        repo.git()
-            .envs(&write_env)
-            .args(["-c", "core.splitIndex=false", "-c", "core.safecrlf=false"])
-            .args([
-                "update-index",
-                "-z",
-                "--add",
-                "--remove",
-                "--replace",
-                "--stdin",
-            ])
-            .stdin(input)
-            .run(cancel)
-            .await?;
-    }
+    update_index(
+        repo,
+        &write_env,
+        &scan.force_remove,
+        &["--force-remove"],
+        cancel,
+    )
+    .await?;
+    update_index(
+        repo,
+        &write_env,
+        &update,
+        &["--add", "--remove", "--replace"],
+        cancel,
+    )
+    .await?;
 
     let command = repo.git().envs(&write_env).arg("write-tree");
     let output = command.run(cancel).await?;
@@ -327,23 +307,7 @@ async fn build(
     )
     .await?;
 
-    let message = format!("turnkit snapshot\n\nscope: {}\n", repo.scope.display());
-    let mut command = repo
-        .git()
-        .envs(&write_env)
-        .args(["-c", "commit.gpgsign=false", "commit-tree"])
-        .arg(tree.as_str())
-        .args(["-m", &message]);
-    if let Some(head) = &head {
-        command = command.args(["-p", head.as_str()]);
-    }
-    for (key, value) in IDENTITY {
-        command = command.env(key, value);
-    }
-    let output = command.run(cancel).await?;
-    let line = split_lines(&output.stdout).next().unwrap_or_default();
-    let commit = ObjectId::from_hex_bytes(line)
-        .ok_or_else(|| command_unexpected("git commit-tree", "not an object id"))?;
+    let commit = commit_tree(repo, &write_env, &tree, head.as_ref(), cancel).await?;
     Ok(Built {
         commit,
         tree,
@@ -351,6 +315,63 @@ async fn build(
         skipped: scan.skipped,
         paths_read,
     })
+}
+
+/// Refreshes `paths` in the temporary index with `update-index`.
+async fn update_index(
+    repo: &Repository,
+    write_env: &[(OsString, OsString)],
+    paths: &[Vec<u8>],
+    flags: &[&str],
+    cancel: &CancellationToken,
+) -> Result<(), Error> {
+    if paths.is_empty() {
+        return Ok(());
+    }
+    let mut input = Vec::new();
+    for path in paths {
+        input.extend_from_slice(path);
+        input.push(0);
+    }
+    // A split index would write a shared index file into the user's git directory; refusing
+    // the safecrlf check only stops git from failing, the conversion itself is unchanged.
+    repo.git()
+        .envs(write_env)
+        .args(["-c", "core.splitIndex=false", "-c", "core.safecrlf=false"])
+        .args(["update-index", "-z"])
+        .args(flags)
+        .arg("--stdin")
+        .stdin(input)
+        .run(cancel)
+        .await?;
+    Ok(())
+}
+
+/// Writes the snapshot's commit with the fixed identity, unsigned, on top of HEAD if any.
+async fn commit_tree(
+    repo: &Repository,
+    write_env: &[(OsString, OsString)],
+    tree: &ObjectId,
+    head: Option<&ObjectId>,
+    cancel: &CancellationToken,
+) -> Result<ObjectId, Error> {
+    let message = format!("turnkit snapshot\n\nscope: {}\n", repo.scope.display());
+    let mut command = repo
+        .git()
+        .envs(write_env)
+        .args(["-c", "commit.gpgsign=false", "commit-tree"])
+        .arg(tree.as_str())
+        .args(["-m", &message]);
+    if let Some(head) = head {
+        command = command.args(["-p", head.as_str()]);
+    }
+    for (key, value) in IDENTITY {
+        command = command.env(key, value);
+    }
+    let output = command.run(cancel).await?;
+    let line = split_lines(&output.stdout).next().unwrap_or_default();
+    ObjectId::from_hex_bytes(line)
+        .ok_or_else(|| command_unexpected("git commit-tree", "not an object id"))
 }
 
 fn command_unexpected(command: &str, detail: &str) -> Error {

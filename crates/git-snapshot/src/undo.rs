@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 
-use crate::diff::diff;
+use crate::diff::{Change, diff};
 use crate::git::split_nul;
 use crate::object::{FileMode, TreeEntry};
 use crate::observe::{Observed, blocking_ancestor, is_safe_path, observe, read_blobs};
@@ -121,42 +121,7 @@ pub async fn plan_undo(
     cancel: &CancellationToken,
 ) -> Result<UndoPlan, Error> {
     let changes = diff(repo, before, after, cancel).await?;
-    let mut conflicts = Vec::new();
-    let mut candidates = Vec::new();
-    for change in changes {
-        let reason = if !is_safe_path(&change.path) {
-            Some(ConflictReason::UnsafePath)
-        } else if [&change.before, &change.after].iter().any(|entry| {
-            entry
-                .as_ref()
-                .is_some_and(|entry| entry.mode == FileMode::Submodule)
-        }) {
-            Some(ConflictReason::Submodule)
-        } else if before
-            .skipped
-            .iter()
-            .chain(&after.skipped)
-            .any(|s| s.covers(&change.path))
-        {
-            Some(ConflictReason::NotCaptured)
-        } else if !cfg!(unix)
-            && change
-                .before
-                .as_ref()
-                .is_some_and(|entry| entry.mode == FileMode::Symlink)
-        {
-            Some(ConflictReason::Unsupported)
-        } else {
-            None
-        };
-        match reason {
-            Some(reason) => conflicts.push(Conflict {
-                path: change.path,
-                reason,
-            }),
-            None => candidates.push(change),
-        }
-    }
+    let (candidates, mut conflicts) = sort_out(changes, before, after);
 
     let symlink_oids: Vec<ObjectId> = candidates
         .iter()
@@ -240,6 +205,53 @@ pub async fn plan_undo(
         repo: repo.clone(),
         symlink_targets,
     })
+}
+
+/// Splits the changes undo can consider from those it must leave alone whatever the working
+/// tree holds.
+fn sort_out(
+    changes: Vec<Change>,
+    before: &Snapshot,
+    after: &Snapshot,
+) -> (Vec<Change>, Vec<Conflict>) {
+    let mut conflicts = Vec::new();
+    let mut candidates = Vec::new();
+    for change in changes {
+        let reason = if !is_safe_path(&change.path) {
+            Some(ConflictReason::UnsafePath)
+        } else if [&change.before, &change.after].iter().any(|entry| {
+            entry
+                .as_ref()
+                .is_some_and(|entry| entry.mode == FileMode::Submodule)
+        }) {
+            Some(ConflictReason::Submodule)
+        } else if before
+            .skipped
+            .iter()
+            .chain(&after.skipped)
+            .any(|s| s.covers(&change.path))
+        {
+            Some(ConflictReason::NotCaptured)
+        } else if !cfg!(unix)
+            && change
+                .before
+                .as_ref()
+                .is_some_and(|entry| entry.mode == FileMode::Symlink)
+        {
+            Some(ConflictReason::Unsupported)
+        } else {
+            None
+        };
+        match reason {
+            Some(reason) => conflicts.push(Conflict {
+                path: change.path,
+                reason,
+            }),
+            None => candidates.push(change),
+        }
+    }
+
+    (candidates, conflicts)
 }
 
 /// Deletions first, deepest first (so emptied directories can go), then restorations,

@@ -71,7 +71,7 @@ fn content() -> impl Strategy<Value = Content> {
     ]
 }
 
-fn initial() -> impl Strategy<Value = (Vec<Option<Content>>, Vec<bool>)> {
+fn initial() -> impl Strategy<Value = Initial> {
     (
         prop::collection::vec(prop::option::weighted(0.7, content()), PATHS.len()),
         prop::collection::vec(any::<bool>(), PATHS.len()),
@@ -100,31 +100,34 @@ fn user_edit() -> impl Strategy<Value = UserEdit> {
 fn put(test: &TestRepo, path: &str, content: Option<&Content>) {
     let full = test.path(path);
     if std::fs::symlink_metadata(&full).is_ok() {
-        std::fs::remove_file(&full).unwrap();
+        std::fs::remove_file(&full).expect("fixture step");
     }
     let Some(content) = content else { return };
-    std::fs::create_dir_all(full.parent().unwrap()).unwrap();
+    std::fs::create_dir_all(full.parent().expect("fixture step")).expect("fixture step");
     match content {
         Content::File { bytes, executable } => {
-            std::fs::write(&full, bytes).unwrap();
+            std::fs::write(&full, bytes).expect("fixture step");
             let mode = if *executable { 0o755 } else { 0o644 };
-            std::fs::set_permissions(&full, std::fs::Permissions::from_mode(mode)).unwrap();
+            std::fs::set_permissions(&full, std::fs::Permissions::from_mode(mode))
+                .expect("fixture step");
         }
-        Content::Symlink(target) => symlink(target, &full).unwrap(),
+        Content::Symlink(target) => symlink(target, &full).expect("fixture step"),
     }
 }
 
 fn read(full: &Path) -> Option<Content> {
     let metadata = std::fs::symlink_metadata(full).ok()?;
     if metadata.file_type().is_symlink() {
-        let target = std::fs::read_link(full).unwrap();
-        return Some(Content::Symlink(target.to_str().unwrap().to_owned()));
+        let target = std::fs::read_link(full).expect("fixture step");
+        return Some(Content::Symlink(
+            target.to_str().expect("fixture step").to_owned(),
+        ));
     }
     if !metadata.is_file() {
         return None;
     }
     Some(Content::File {
-        bytes: std::fs::read(full).unwrap(),
+        bytes: std::fs::read(full).expect("fixture step"),
         executable: metadata.permissions().mode() & 0o100 != 0,
     })
 }
@@ -163,20 +166,17 @@ fn apply_turn(test: &TestRepo, tree: &mut Tree, edits: &[TurnEdit]) {
     }
 }
 
-fn run_case(initial: (Vec<Option<Content>>, Vec<bool>), turn: Vec<TurnEdit>, user: Vec<UserEdit>) {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let test = TestRepo::new();
-    let cancel = CancellationToken::new();
+type Initial = (Vec<Option<Content>>, Vec<bool>);
 
+/// The repository before the turn: the initial paths (some committed), a staged file, a stash,
+/// ignored files and a large untracked file.
+fn build_initial(test: &TestRepo, initial: &Initial) {
     test.write(".gitignore", "*.log\nignored-dir/\n");
     let (contents, committed) = initial;
-    for (path, content) in PATHS.iter().zip(&contents) {
-        put(&test, path, content.as_ref());
+    for (path, content) in PATHS.iter().zip(contents) {
+        put(test, path, content.as_ref());
     }
-    for ((path, content), commit) in PATHS.iter().zip(&contents).zip(&committed) {
+    for ((path, content), commit) in PATHS.iter().zip(contents).zip(committed) {
         if content.is_some() && *commit {
             test.git(&["add", "--", path]);
         }
@@ -199,27 +199,12 @@ fn run_case(initial: (Vec<Option<Content>>, Vec<bool>), turn: Vec<TurnEdit>, use
         test.write(path, bytes);
     }
     test.write(LARGE, vec![b'x'; (LIMIT * 2) as usize]);
-    let state = test.state();
-    let before_tree = read_tree(&test);
+}
 
-    let repo = runtime.block_on(test.open());
-    let options = SnapshotOptions {
-        max_untracked_file_size: LIMIT,
-        ..test.options()
-    };
-    let before = runtime
-        .block_on(snapshot(&repo, &options, &cancel))
-        .unwrap();
-    assert!(before.skipped.iter().any(|s| s.path == Path::new(LARGE)));
-
-    let mut after_tree = before_tree.clone();
-    apply_turn(&test, &mut after_tree, &turn);
-    let after = runtime
-        .block_on(snapshot(&repo, &options, &cancel))
-        .unwrap();
-
+/// Applies the user's edits after the turn and returns the tree the user left.
+fn apply_user(test: &TestRepo, after_tree: &Tree, user: &[UserEdit]) -> Tree {
     let mut user_tree = after_tree.clone();
-    for edit in &user {
+    for edit in user {
         match edit {
             UserEdit::Write(index, bytes) => {
                 let mut marked = b"user: ".to_vec();
@@ -239,9 +224,41 @@ fn run_case(initial: (Vec<Option<Content>>, Vec<bool>), turn: Vec<TurnEdit>, use
     }
     for path in PATHS {
         if user_tree.get(path) != after_tree.get(path) {
-            put(&test, path, user_tree.get(path));
+            put(test, path, user_tree.get(path));
         }
     }
+    user_tree
+}
+
+fn run_case(initial: &Initial, turn: &[TurnEdit], user: &[UserEdit]) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("fixture step");
+    let test = TestRepo::new();
+    let cancel = CancellationToken::new();
+
+    build_initial(&test, initial);
+    let state = test.state();
+    let before_tree = read_tree(&test);
+
+    let repo = runtime.block_on(test.open());
+    let options = SnapshotOptions {
+        max_untracked_file_size: LIMIT,
+        ..test.options()
+    };
+    let before = runtime
+        .block_on(snapshot(&repo, &options, &cancel))
+        .expect("fixture step");
+    assert!(before.skipped.iter().any(|s| s.path == Path::new(LARGE)));
+
+    let mut after_tree = before_tree.clone();
+    apply_turn(&test, &mut after_tree, turn);
+    let after = runtime
+        .block_on(snapshot(&repo, &options, &cancel))
+        .expect("fixture step");
+
+    let user_tree = apply_user(&test, &after_tree, user);
     let touched: BTreeSet<&str> = PATHS
         .iter()
         .copied()
@@ -255,13 +272,15 @@ fn run_case(initial: (Vec<Option<Content>>, Vec<bool>), turn: Vec<TurnEdit>, use
 
     let plan = runtime
         .block_on(plan_undo(&repo, &before, &after, &cancel))
-        .unwrap();
-    let report = runtime.block_on(apply_undo(&plan, &cancel)).unwrap();
+        .expect("fixture step");
+    let report = runtime
+        .block_on(apply_undo(&plan, &cancel))
+        .expect("fixture step");
     assert!(report.failed.is_empty(), "{report:?}");
     let conflicts: BTreeMap<&str, ConflictReason> = report
         .conflicts
         .iter()
-        .map(|c| (c.path.to_str().unwrap(), c.reason))
+        .map(|c| (c.path.to_str().expect("fixture step"), c.reason))
         .collect();
     let final_tree = read_tree(&test);
 
@@ -327,6 +346,6 @@ proptest! {
         turn in prop::collection::vec(turn_edit(), 0..8),
         user in prop::collection::vec(user_edit(), 0..4),
     ) {
-        run_case(initial, turn, user);
+        run_case(&initial, &turn, &user);
     }
 }

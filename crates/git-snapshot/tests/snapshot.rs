@@ -16,8 +16,15 @@ use turnkit_git_snapshot::{
 fn missing_objects(test: &TestRepo, snapshot: &Snapshot) -> Vec<String> {
     let store = test.git_dir().join("turnkit/objects");
     let generations: Vec<String> = std::fs::read_dir(&store)
-        .unwrap()
-        .map(|entry| entry.unwrap().path().to_str().unwrap().to_owned())
+        .expect("fixture step")
+        .map(|entry| {
+            entry
+                .expect("fixture step")
+                .path()
+                .to_str()
+                .expect("fixture step")
+                .to_owned()
+        })
         .collect();
     let mut command = test.command_in(
         &test.work,
@@ -29,14 +36,14 @@ fn missing_objects(test: &TestRepo, snapshot: &Snapshot) -> Vec<String> {
         ],
     );
     command.env("GIT_ALTERNATE_OBJECT_DIRECTORIES", generations.join(":"));
-    let output = command.output().unwrap();
+    let output = command.output().expect("fixture step");
     assert!(
         output.status.success(),
         "{}",
         String::from_utf8_lossy(&output.stderr)
     );
     String::from_utf8(output.stdout)
-        .unwrap()
+        .expect("fixture step")
         .lines()
         .filter(|line| line.starts_with('?'))
         .map(str::to_owned)
@@ -46,22 +53,29 @@ fn missing_objects(test: &TestRepo, snapshot: &Snapshot) -> Vec<String> {
 fn tree_paths(test: &TestRepo, snapshot: &Snapshot) -> Vec<String> {
     let store = test.git_dir().join("turnkit/objects");
     let generations: Vec<String> = std::fs::read_dir(&store)
-        .unwrap()
-        .map(|entry| entry.unwrap().path().to_str().unwrap().to_owned())
+        .expect("fixture step")
+        .map(|entry| {
+            entry
+                .expect("fixture step")
+                .path()
+                .to_str()
+                .expect("fixture step")
+                .to_owned()
+        })
         .collect();
     let mut command = test.command_in(
         &test.work,
         &["ls-tree", "-r", "--name-only", snapshot.tree.as_str()],
     );
     command.env("GIT_ALTERNATE_OBJECT_DIRECTORIES", generations.join(":"));
-    let output = command.output().unwrap();
+    let output = command.output().expect("fixture step");
     assert!(
         output.status.success(),
         "{}",
         String::from_utf8_lossy(&output.stderr)
     );
     String::from_utf8(output.stdout)
-        .unwrap()
+        .expect("fixture step")
         .lines()
         .map(str::to_owned)
         .collect()
@@ -264,7 +278,7 @@ async fn budget_exceeded_abandons_the_snapshot_without_a_trace() {
     assert!(matches!(error, Error::BudgetExceeded { .. }), "{error}");
     assert!(error.to_string().contains("time budget"));
     let store = repo.snapshot_store();
-    let generations = std::fs::read_dir(&store).map(Iterator::count).unwrap_or(0);
+    let generations = std::fs::read_dir(&store).map_or(0, Iterator::count);
     assert_eq!(generations, 0, "nothing was kept");
     let quarantines = std::fs::read_dir(test.git_dir().join("turnkit/tmp"))
         .unwrap()

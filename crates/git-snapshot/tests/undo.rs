@@ -126,9 +126,9 @@ async fn modes_and_symlinks_are_restored_without_following_links() {
         std::fs::read_link(test.path("link")).unwrap().to_str(),
         Some("run.sh")
     );
-    let plain = std::fs::symlink_metadata(test.path("plain.txt")).unwrap();
+    let plain_file = std::fs::symlink_metadata(test.path("plain.txt")).unwrap();
     assert!(
-        plain.is_file(),
+        plain_file.is_file(),
         "the symlink is replaced, not written through"
     );
     assert_eq!(test.read("plain.txt").unwrap(), b"plain\n");
