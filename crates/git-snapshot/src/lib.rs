@@ -23,6 +23,28 @@
 //! Every operation takes a [`CancellationToken`](tokio_util::sync::CancellationToken); every
 //! git child is killed when it is cancelled or dropped.
 //!
+//! ```no_run
+//! use tokio_util::sync::CancellationToken;
+//! use turnkit_git_snapshot::{Repository, SnapshotOptions, apply_undo, plan_undo, snapshot};
+//!
+//! # async fn turn() -> Result<(), turnkit_git_snapshot::Error> {
+//! let cancel = CancellationToken::new();
+//! let repo = Repository::open("path/to/project").await?;
+//! let options = SnapshotOptions::default();
+//! let before = snapshot(&repo, &options, &cancel).await?;
+//! // ... the turn edits files ...
+//! let after = snapshot(&repo, &options, &cancel).await?;
+//!
+//! let plan = plan_undo(&repo, &before, &after, &cancel).await?;
+//! for conflict in &plan.conflicts {
+//!     println!("left alone: {} ({:?})", conflict.path.display(), conflict.reason);
+//! }
+//! let report = apply_undo(&plan, &cancel).await?;
+//! assert!(report.conflicts.len() >= plan.conflicts.len());
+//! # Ok(())
+//! # }
+//! ```
+//!
 //! This crate knows nothing of sessions: `turnkit-tasks-ghost-snapshot` and
 //! `turnkit-tasks-undo` call it.
 //!
@@ -36,11 +58,13 @@
 //! - git reads them through `GIT_ALTERNATE_OBJECT_DIRECTORIES` only when this crate asks.
 //!
 //! A snapshot is written with `GIT_OBJECT_DIRECTORY` set to a quarantine directory (under
-//! `turnkit/tmp/`) and the current generation and the repository's `objects/` as alternates,
-//! so git writes only what neither has. Objects the snapshot shares with the repository but
-//! that the HEAD commit does not reach (staged content, trees cached in the index) are copied
-//! into the quarantine too, because the user's `git gc` may delete them once the index moves
-//! on. When the snapshot is complete the quarantine's objects move into the generation; an
+//! `turnkit/tmp/`) and only the current generation as an alternate, so every blob and tree it
+//! hashes or builds lands in turnkit's store even when the repository holds a copy that only
+//! its index or its garbage reaches. Unchanged entries are referenced, not copied: when the
+//! index held exactly HEAD's entries they are reachable from HEAD; otherwise (staged changes,
+//! a merge in progress, a scope narrower than the work tree) the objects HEAD does not reach
+//! are found with `diff-tree` and copied into the quarantine too, because the user's `git gc`
+//! may delete them once the index moves on. When the snapshot is complete the quarantine's objects move into the generation; an
 //! abandoned snapshot leaves nothing. What a snapshot still borrows from the repository is
 //! reachable from the commit HEAD pointed at when it was taken, which git keeps for as long as
 //! a branch or the reflog reaches it (by default at least 30 days after it becomes

@@ -24,11 +24,14 @@ pub(crate) struct Scan {
     pub(crate) force_remove: Vec<Vec<u8>>,
     /// Everything left out, in path order.
     pub(crate) skipped: Vec<Skipped>,
+    /// Whether the index held exactly HEAD's entries (nothing staged, nothing unmerged).
+    pub(crate) index_matches_head: bool,
 }
 
 /// What `git status` said about the working tree, before untracked entries are sorted out.
 #[derive(Debug, Default)]
 struct Status {
+    staged: bool,
     changed: Vec<Vec<u8>>,
     deleted: Vec<Vec<u8>>,
     untracked_files: Vec<Vec<u8>>,
@@ -50,6 +53,7 @@ pub(crate) async fn scan(
     let excluded: BTreeSet<&[u8]> = options.excluded_dirs.iter().map(String::as_bytes).collect();
     let mut scan = Scan {
         update: status.changed,
+        index_matches_head: !status.staged,
         ..Scan::default()
     };
     let mut skipped_dirs: BTreeSet<Vec<u8>> = BTreeSet::new();
@@ -155,6 +159,7 @@ async fn status(
                 if fields.len() != 9 || xy.len() != 2 {
                     return Err(unexpected("malformed changed-entry record"));
                 }
+                status.staged |= xy[0] != b'.';
                 match xy[1] {
                     b'.' => {}
                     b'D' => status.deleted.push(path.to_vec()),
@@ -166,6 +171,7 @@ async fn status(
                 let (Some(path), Some(original)) = (fields.get(9), records.next()) else {
                     return Err(unexpected("short renamed-entry record"));
                 };
+                status.staged = true;
                 status.changed.push(path.to_vec());
                 status.changed.push(original.to_vec());
             }
@@ -174,6 +180,7 @@ async fn status(
                 let Some(path) = fields.get(10) else {
                     return Err(unexpected("short unmerged-entry record"));
                 };
+                status.staged = true;
                 status.changed.push(path.to_vec());
             }
             Some(b'?') => {

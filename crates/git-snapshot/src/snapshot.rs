@@ -254,11 +254,25 @@ async fn build(
         "GIT_OBJECT_DIRECTORY".into(),
         quarantine.as_os_str().to_owned(),
     ));
-    let mut write_alternates = generation_alternate.clone();
-    write_alternates.push(repo.objects_dir.clone());
-    write_env.push((
+    // The repository's objects are not among the alternates while writing, so every blob and
+    // tree the snapshot makes lands in turnkit's store even when the repository has a copy
+    // that only its index reaches.
+    if !generation_alternate.is_empty() {
+        write_env.push((
+            "GIT_ALTERNATE_OBJECT_DIRECTORIES".into(),
+            alternates(&generation_alternate),
+        ));
+    }
+    let mut full_env = index_env.clone();
+    full_env.push((
+        "GIT_OBJECT_DIRECTORY".into(),
+        quarantine.as_os_str().to_owned(),
+    ));
+    let mut full_alternates = generation_alternate.clone();
+    full_alternates.push(repo.objects_dir.clone());
+    full_env.push((
         "GIT_ALTERNATE_OBJECT_DIRECTORIES".into(),
-        alternates(&write_alternates),
+        alternates(&full_alternates),
     ));
 
     let (head, scan, unmerged) = tokio::join!(
@@ -271,24 +285,32 @@ async fn build(
     update.extend(unmerged);
     let paths_read = update.len() + scan.force_remove.len();
 
-    update_index(
-        repo,
-        &write_env,
-        &scan.force_remove,
-        &["--force-remove"],
-        cancel,
-    )
-    .await?;
-    update_index(
-        repo,
-        &write_env,
-        &update,
-        &["--add", "--remove", "--replace"],
-        cancel,
-    )
-    .await?;
+    // A sparse index must read trees from the repository to expand; only then are the
+    // repository's objects made visible, and the check below copies what they lend.
+    let mut check_needed = !scan.index_matches_head || !repo.scope.as_os_str().is_empty();
+    let flags = ["--add", "--remove", "--replace"];
+    let mut env = &write_env;
+    let first = async {
+        update_index(repo, env, &scan.force_remove, &["--force-remove"], cancel).await?;
+        update_index(repo, env, &update, &flags, cancel).await
+    };
+    if let Err(error) = first.await {
+        if error.is_cancelled() {
+            return Err(error);
+        }
+        env = &full_env;
+        check_needed = true;
+        copy_index(&repo.index_file, &temp_index)?;
+        update_index(repo, env, &scan.force_remove, &["--force-remove"], cancel).await?;
+        update_index(repo, env, &update, &flags, cancel).await?;
+    }
 
-    let command = repo.git().envs(&write_env).arg("write-tree");
+    // Every entry of the index names an object that exists (in turnkit's store or the
+    // repository's); skipping the check spares a lookup per entry of every rebuilt tree.
+    let command =
+        repo.git()
+            .envs(env)
+            .args(["-c", "index.skipHash=true", "write-tree", "--missing-ok"]);
     let output = command.run(cancel).await?;
     let line = split_lines(&output.stdout).next().unwrap_or_default();
     let tree = ObjectId::from_hex_bytes(line)
@@ -297,17 +319,19 @@ async fn build(
     let base = head
         .clone()
         .unwrap_or_else(|| repo.object_format.empty_tree());
-    keep_unreachable_objects(
-        repo,
-        &base,
-        &tree,
-        quarantine,
-        &generation_alternate,
-        cancel,
-    )
-    .await?;
+    if check_needed {
+        keep_unreachable_objects(
+            repo,
+            &base,
+            &tree,
+            quarantine,
+            &generation_alternate,
+            cancel,
+        )
+        .await?;
+    }
 
-    let commit = commit_tree(repo, &write_env, &tree, head.as_ref(), cancel).await?;
+    let commit = commit_tree(repo, &full_env, &tree, head.as_ref(), cancel).await?;
     Ok(Built {
         commit,
         tree,
@@ -338,6 +362,7 @@ async fn update_index(
     repo.git()
         .envs(write_env)
         .args(["-c", "core.splitIndex=false", "-c", "core.safecrlf=false"])
+        .args(["-c", "index.skipHash=true"])
         .args(["update-index", "-z"])
         .args(flags)
         .arg("--stdin")

@@ -507,3 +507,24 @@ async fn prune_deletes_old_generations_only() {
     assert!(!old.exists());
     assert!(missing_objects(&test, &snap).is_empty());
 }
+
+#[tokio::test]
+async fn a_blob_only_the_users_garbage_holds_is_copied_into_the_snapshot() {
+    let test = TestRepo::new();
+    test.write("a.txt", "committed\n");
+    test.commit_all("initial");
+    test.write("a.txt", "staged, then unstaged\n");
+    test.git(&["add", "a.txt"]);
+    test.git(&["reset", "-q", "a.txt"]);
+    let repo = test.open().await;
+    let snap = test.snapshot(&repo).await;
+
+    test.git(&["checkout", "-q", "--", "a.txt"]);
+    test.git(&["reflog", "expire", "--expire=now", "--all"]);
+    test.git(&["gc", "-q", "--prune=now"]);
+    assert!(
+        missing_objects(&test, &snap).is_empty(),
+        "{:?}",
+        missing_objects(&test, &snap)
+    );
+}
