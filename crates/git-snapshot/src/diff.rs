@@ -139,8 +139,9 @@ pub(crate) async fn ensure_present(
         .stdin(question)
         .run(cancel)
         .await?;
-    for (line, commit) in split_lines(&output.stdout).zip(commits) {
-        if !line.ends_with(b" commit") {
+    let mut lines = split_lines(&output.stdout);
+    for commit in commits {
+        if !lines.next().is_some_and(|line| line.ends_with(b" commit")) {
             return Err(Error::SnapshotMissing {
                 commit: (*commit).clone(),
             });
