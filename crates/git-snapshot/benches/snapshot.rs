@@ -1,0 +1,229 @@
+//! Benchmarks on a generated repository of 100,000 files with 10 changed and 10 added: a
+//! snapshot against `git status --porcelain` and against the naive temporary-index method, and
+//! undo of the 20 paths against `git status --porcelain`.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::LazyLock;
+
+use divan::Bencher;
+use tempfile::TempDir;
+use tokio::runtime::Runtime;
+use tokio_util::sync::CancellationToken;
+use turnkit_git_snapshot::{
+    OpenOptions, Repository, Snapshot, SnapshotOptions, apply_undo, plan_undo, snapshot,
+};
+
+const TOP_DIRS: usize = 100;
+const SUB_DIRS: usize = 10;
+const FILES_PER_DIR: usize = 100;
+const CHANGED: usize = 10;
+
+fn main() {
+    divan::main();
+}
+
+/// The generated repository, built once per run.
+struct Fixture {
+    root: TempDir,
+    work: PathBuf,
+    global_config: PathBuf,
+    runtime: Runtime,
+    repo: Repository,
+    before: Snapshot,
+    after: Snapshot,
+}
+
+static FIXTURE: LazyLock<Fixture> = LazyLock::new(generate);
+
+fn file_path(top: usize, sub: usize, file: usize) -> String {
+    format!("d{top:03}/s{sub:02}/f{file:03}.txt")
+}
+
+fn git(work: &Path, global_config: &Path, args: &[&str]) -> Command {
+    let mut command = Command::new("git");
+    command
+        .current_dir(work)
+        .args(args)
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_CONFIG_GLOBAL", global_config)
+        .env_remove("GIT_DIR")
+        .env_remove("GIT_INDEX_FILE");
+    command
+}
+
+fn run(mut command: Command) {
+    let output = command.output().expect("git runs");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// The turn's edits: 10 files changed and 10 added; writing them again is a no-op for content.
+fn apply_turn(work: &Path) {
+    for index in 0..CHANGED {
+        let path = work.join(file_path(index * 7, index % SUB_DIRS, index * 3));
+        std::fs::write(path, format!("changed by the turn {index}\n")).expect("change");
+        let added = work.join(format!("d{:03}/added-{index}.txt", index * 5));
+        std::fs::write(added, format!("added by the turn {index}\n")).expect("add");
+    }
+}
+
+fn generate() -> Fixture {
+    let root = tempfile::tempdir().expect("temp dir");
+    let work = root.path().join("work");
+    let global_config = root.path().join("gitconfig");
+    std::fs::write(&global_config, "").expect("config");
+    for top in 0..TOP_DIRS {
+        for sub in 0..SUB_DIRS {
+            std::fs::create_dir_all(work.join(format!("d{top:03}/s{sub:02}"))).expect("dirs");
+            for file in 0..FILES_PER_DIR {
+                let content = format!("file {top} {sub} {file}\n");
+                std::fs::write(work.join(file_path(top, sub, file)), content).expect("file");
+            }
+        }
+    }
+    run(git(&work, &global_config, &["init", "-q", "-b", "main"]));
+    run(git(&work, &global_config, &["add", "-A"]));
+    let mut commit = git(&work, &global_config, &["commit", "-q", "-m", "generated"]);
+    commit
+        .env("GIT_AUTHOR_NAME", "bench")
+        .env("GIT_AUTHOR_EMAIL", "bench@example.invalid");
+    commit
+        .env("GIT_COMMITTER_NAME", "bench")
+        .env("GIT_COMMITTER_EMAIL", "bench@example.invalid");
+    run(commit);
+
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("rt");
+    let options = OpenOptions::default()
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_CONFIG_GLOBAL", &global_config);
+    let cancel = CancellationToken::new();
+    let repo = runtime
+        .block_on(Repository::open_with(&work, options, &cancel))
+        .expect("repository opens");
+    let snapshot_options = snapshot_options(root.path());
+    let before = runtime
+        .block_on(snapshot(&repo, &snapshot_options, &cancel))
+        .expect("before");
+    apply_turn(&work);
+    let after = runtime
+        .block_on(snapshot(&repo, &snapshot_options, &cancel))
+        .expect("after");
+    // Let the user's index settle the way it would after their own `git status`.
+    run(git(&work, &global_config, &["status", "--porcelain"]));
+    Fixture {
+        root,
+        work,
+        global_config,
+        runtime,
+        repo,
+        before,
+        after,
+    }
+}
+
+fn snapshot_options(home: &Path) -> SnapshotOptions {
+    SnapshotOptions {
+        home_dir: Some(home.to_path_buf()),
+        ..SnapshotOptions::default()
+    }
+}
+
+/// Baseline for every ratio: `git status --porcelain` on the same tree.
+#[divan::bench(sample_count = 10, sample_size = 1)]
+fn git_status_porcelain(bencher: Bencher) {
+    let fixture = &*FIXTURE;
+    apply_turn(&fixture.work);
+    bencher.bench(|| {
+        run(git(
+            &fixture.work,
+            &fixture.global_config,
+            &["status", "--porcelain"],
+        ));
+    });
+}
+
+/// Target: at most 1.5 times `git_status_porcelain`.
+#[divan::bench(sample_count = 10, sample_size = 1)]
+fn ghost_snapshot(bencher: Bencher) {
+    let fixture = &*FIXTURE;
+    apply_turn(&fixture.work);
+    let options = snapshot_options(fixture.root.path());
+    let cancel = CancellationToken::new();
+    bencher.bench(|| {
+        fixture
+            .runtime
+            .block_on(snapshot(&fixture.repo, &options, &cancel))
+            .expect("snapshot")
+    });
+}
+
+/// Baseline: a temporary index read from HEAD, `add --all`, `write-tree`, `commit-tree`.
+/// Target: `ghost_snapshot` at most 0.25 times this.
+#[divan::bench(sample_count = 3, sample_size = 1)]
+fn naive_snapshot(bencher: Bencher) {
+    let fixture = &*FIXTURE;
+    apply_turn(&fixture.work);
+    bencher.bench(|| {
+        let scratch = tempfile::tempdir().expect("scratch");
+        let index = scratch.path().join("index");
+        let objects = scratch.path().join("objects");
+        std::fs::create_dir_all(&objects).expect("objects");
+        let env = |mut command: Command| {
+            command
+                .env("GIT_INDEX_FILE", &index)
+                .env("GIT_OBJECT_DIRECTORY", &objects)
+                .env(
+                    "GIT_ALTERNATE_OBJECT_DIRECTORIES",
+                    fixture.work.join(".git/objects"),
+                );
+            command
+        };
+        let (work, config) = (&fixture.work, &fixture.global_config);
+        run(env(git(work, config, &["read-tree", "HEAD"])));
+        run(env(git(work, config, &["add", "--all"])));
+        let output = env(git(work, config, &["write-tree"]))
+            .output()
+            .expect("write-tree");
+        let tree = String::from_utf8(output.stdout).expect("utf-8");
+        let mut commit = env(git(
+            work,
+            config,
+            &["commit-tree", tree.trim(), "-p", "HEAD", "-m", "s"],
+        ));
+        commit
+            .env("GIT_AUTHOR_NAME", "bench")
+            .env("GIT_AUTHOR_EMAIL", "bench@example.invalid");
+        commit
+            .env("GIT_COMMITTER_NAME", "bench")
+            .env("GIT_COMMITTER_EMAIL", "bench@example.invalid");
+        run(commit);
+    });
+}
+
+/// Plan and apply the undo of the turn's 20 paths. Target: at most 1.5 times
+/// `git_status_porcelain`.
+#[divan::bench(sample_count = 10, sample_size = 1)]
+fn undo_twenty_paths(bencher: Bencher) {
+    let fixture = &*FIXTURE;
+    let cancel = CancellationToken::new();
+    bencher
+        .with_inputs(|| apply_turn(&fixture.work))
+        .bench_values(|()| {
+            fixture.runtime.block_on(async {
+                let plan = plan_undo(&fixture.repo, &fixture.before, &fixture.after, &cancel)
+                    .await
+                    .expect("plan");
+                assert_eq!(plan.steps.len(), 2 * CHANGED, "{:?}", plan.conflicts);
+                let report = apply_undo(&plan, &cancel).await.expect("apply");
+                assert!(report.is_complete(), "{report:?}");
+            });
+        });
+    apply_turn(&fixture.work);
+}

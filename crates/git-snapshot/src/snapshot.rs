@@ -1,0 +1,563 @@
+//! Taking a ghost snapshot: a commit of the working tree that no ref, index or stash sees.
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant, SystemTime};
+
+use serde::{Deserialize, Serialize};
+use tokio_util::sync::CancellationToken;
+
+use crate::git::{split_lines, split_nul};
+use crate::object::FileMode;
+use crate::platform::path_from_git;
+use crate::scan::scan;
+use crate::store::{Store, alternates, generation_name};
+use crate::{Error, ObjectId, Repository};
+
+/// The folders left out of snapshots by default when they are untracked: dependencies, build
+/// output and caches, which are large, regenerated and rarely what a turn means to change.
+pub const DEFAULT_EXCLUDED_DIRS: &[&str] = &[
+    "node_modules",
+    "bower_components",
+    "target",
+    ".venv",
+    "venv",
+    ".tox",
+    ".nox",
+    "__pycache__",
+    ".mypy_cache",
+    ".pytest_cache",
+    ".ruff_cache",
+    "dist",
+    "build",
+    ".cache",
+    ".gradle",
+    ".next",
+    ".nuxt",
+    ".svelte-kit",
+    ".turbo",
+    ".parcel-cache",
+    ".terraform",
+    ".direnv",
+];
+
+/// Limits and choices for one snapshot.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SnapshotOptions {
+    /// Untracked files larger than this many bytes are left out. Default: 10 MiB.
+    pub max_untracked_file_size: u64,
+    /// A wholly untracked directory with more files than this is left out. Default: 10,000.
+    pub max_untracked_dir_files: usize,
+    /// Untracked folders with one of these names are left out, at any depth.
+    /// Default: [`DEFAULT_EXCLUDED_DIRS`].
+    pub excluded_dirs: Vec<String>,
+    /// Past this, the snapshot is abandoned with [`Error::BudgetExceeded`]. Default: 30 s.
+    pub time_budget: Duration,
+    /// The home directory, which is never snapshotted. Default: the user's, from the
+    /// environment.
+    pub home_dir: Option<PathBuf>,
+}
+
+impl Default for SnapshotOptions {
+    fn default() -> Self {
+        Self {
+            max_untracked_file_size: 10 * 1024 * 1024,
+            max_untracked_dir_files: 10_000,
+            excluded_dirs: DEFAULT_EXCLUDED_DIRS
+                .iter()
+                .map(|name| (*name).to_owned())
+                .collect(),
+            time_budget: Duration::from_secs(30),
+            home_dir: std::env::home_dir(),
+        }
+    }
+}
+
+/// A ghost snapshot: a commit, in turnkit's own object store, of the working tree below the
+/// session's directory.
+///
+/// Tracked files are recorded with their content in the working tree (staged or not),
+/// untracked files unless ignored or left out (see [`Snapshot::skipped`]). Outside the scope
+/// the tree holds what the index holds.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Snapshot {
+    /// The snapshot's commit.
+    pub commit: ObjectId,
+    /// The commit's tree.
+    pub tree: ObjectId,
+    /// The commit HEAD pointed at, the snapshot's parent; `None` on an unborn branch.
+    pub head: Option<ObjectId>,
+    /// The directory the snapshot covers, relative to the top of the working tree (empty for
+    /// the whole tree).
+    pub scope: PathBuf,
+    /// What was left out and why. Undo leaves these paths alone, so keep this list with the
+    /// commit when a snapshot is stored.
+    pub skipped: Vec<Skipped>,
+    /// How many paths had to be read from the working tree (changed or untracked).
+    pub paths_read: usize,
+    /// How long taking the snapshot took.
+    pub elapsed: Duration,
+}
+
+/// A path left out of a snapshot.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Skipped {
+    /// The file or folder, relative to the top of the working tree.
+    pub path: PathBuf,
+    /// Why it was left out.
+    pub reason: SkipReason,
+}
+
+impl Skipped {
+    pub(crate) fn new(path: &[u8], reason: SkipReason) -> Self {
+        Self {
+            path: path_from_git(path),
+            reason,
+        }
+    }
+
+    /// Whether `path` is this entry or lies inside it.
+    pub fn covers(&self, path: &Path) -> bool {
+        path.starts_with(&self.path)
+    }
+}
+
+/// Why a path was left out of a snapshot.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum SkipReason {
+    /// An untracked file larger than [`SnapshotOptions::max_untracked_file_size`].
+    LargeFile {
+        /// Its size in bytes.
+        size: u64,
+    },
+    /// An untracked directory with more files than
+    /// [`SnapshotOptions::max_untracked_dir_files`].
+    TooManyFiles {
+        /// How many files were counted before giving up.
+        at_least: usize,
+    },
+    /// An untracked dependency, build or cache folder (see [`SnapshotOptions::excluded_dirs`]).
+    DependencyFolder,
+    /// An untracked directory that is a git repository of its own.
+    NestedRepository,
+    /// Neither a regular file nor a symlink (a socket, a FIFO, a device).
+    SpecialFile,
+    /// An untracked file that cannot be read.
+    Unreadable,
+}
+
+/// Takes a snapshot of the working tree below the repository's scope.
+///
+/// Builds the tree in a temporary index (a copy of the user's, so git's stat cache spares
+/// rehashing unchanged files), refreshes only the paths `git status` reports as changed or
+/// untracked, and writes the tree and a commit with a fixed identity into turnkit's object
+/// store. HEAD, refs, the user's index, stash and config are never changed and no lock of the
+/// user's repository is taken. See the crate documentation for where objects live.
+///
+/// Fails with [`Error::RefusedDirectory`] for a home directory or filesystem root, and with
+/// [`Error::BudgetExceeded`] past [`SnapshotOptions::time_budget`]; either way nothing is
+/// kept.
+///
+/// # Cancel safety
+///
+/// Cancelling `cancel` or dropping the future kills the git children and removes the
+/// temporary index and the unfinished objects; the store is left as it was.
+pub async fn snapshot(
+    repo: &Repository,
+    options: &SnapshotOptions,
+    cancel: &CancellationToken,
+) -> Result<Snapshot, Error> {
+    let started = Instant::now();
+    refuse_broad_directories(repo, options)?;
+    let store = repo.store();
+    let generation = generation_name(SystemTime::now());
+    let quarantine = store.quarantine()?;
+    let building = build(
+        repo,
+        options,
+        &store,
+        &generation,
+        quarantine.path(),
+        cancel,
+    );
+    let built = match tokio::time::timeout(options.time_budget, building).await {
+        Ok(result) => result?,
+        Err(_) => {
+            return Err(Error::BudgetExceeded {
+                budget: options.time_budget,
+            });
+        }
+    };
+    // Once every object is written, moving them is quick and local: finishing it beats leaving
+    // a snapshot half-moved because the budget ran out.
+    store.migrate(quarantine.path(), &generation)?;
+    drop(quarantine);
+    Ok(Snapshot {
+        commit: built.commit,
+        tree: built.tree,
+        head: built.head,
+        scope: repo.scope.clone(),
+        skipped: built.skipped,
+        paths_read: built.paths_read,
+        elapsed: started.elapsed(),
+    })
+}
+
+struct Built {
+    commit: ObjectId,
+    tree: ObjectId,
+    head: Option<ObjectId>,
+    skipped: Vec<Skipped>,
+    paths_read: usize,
+}
+
+/// The identity and date of every snapshot commit: fixed, so the same tree on the same HEAD
+/// always gives the same commit, whatever the user's configuration says.
+const IDENTITY: &[(&str, &str)] = &[
+    ("GIT_AUTHOR_NAME", "turnkit"),
+    ("GIT_AUTHOR_EMAIL", "snapshot@turnkit.invalid"),
+    ("GIT_AUTHOR_DATE", "1700000000 +0000"),
+    ("GIT_COMMITTER_NAME", "turnkit"),
+    ("GIT_COMMITTER_EMAIL", "snapshot@turnkit.invalid"),
+    ("GIT_COMMITTER_DATE", "1700000000 +0000"),
+];
+
+async fn build(
+    repo: &Repository,
+    options: &SnapshotOptions,
+    store: &Store,
+    generation: &str,
+    quarantine: &Path,
+    cancel: &CancellationToken,
+) -> Result<Built, Error> {
+    let workspace = tempfile::Builder::new()
+        .prefix("turnkit-snapshot-")
+        .tempdir()
+        .map_err(|error| Error::io(std::env::temp_dir(), error))?;
+    let temp_index = workspace.path().join("index");
+    copy_index(&repo.index_file, &temp_index)?;
+
+    let generation_dir = store.generation_dir(generation);
+    let generation_alternate: Vec<PathBuf> = if generation_dir.is_dir() {
+        vec![generation_dir]
+    } else {
+        Vec::new()
+    };
+    let index_env = vec![(
+        OsString::from("GIT_INDEX_FILE"),
+        temp_index.clone().into_os_string(),
+    )];
+    let mut write_env = index_env.clone();
+    write_env.push((
+        "GIT_OBJECT_DIRECTORY".into(),
+        quarantine.as_os_str().to_owned(),
+    ));
+    // The repository's objects are not among the alternates while writing, so every blob and
+    // tree the snapshot makes lands in turnkit's store even when the repository has a copy
+    // that only its index reaches.
+    if !generation_alternate.is_empty() {
+        write_env.push((
+            "GIT_ALTERNATE_OBJECT_DIRECTORIES".into(),
+            alternates(&generation_alternate),
+        ));
+    }
+    let mut full_env = index_env.clone();
+    full_env.push((
+        "GIT_OBJECT_DIRECTORY".into(),
+        quarantine.as_os_str().to_owned(),
+    ));
+    let mut full_alternates = generation_alternate.clone();
+    full_alternates.push(repo.objects_dir.clone());
+    full_env.push((
+        "GIT_ALTERNATE_OBJECT_DIRECTORIES".into(),
+        alternates(&full_alternates),
+    ));
+
+    let (head, scan, unmerged) = tokio::join!(
+        repo.head(cancel),
+        scan(repo, options, &index_env, cancel),
+        unmerged_outside_scope(repo, &index_env, cancel),
+    );
+    let (head, scan, unmerged) = (head?, scan?, unmerged?);
+    let mut update = scan.update;
+    update.extend(unmerged);
+    let paths_read = update.len() + scan.force_remove.len();
+
+    // A sparse index must read trees from the repository to expand; only then are the
+    // repository's objects made visible, and the check below copies what they lend.
+    let mut check_needed = !scan.index_matches_head || !repo.scope.as_os_str().is_empty();
+    let flags = ["--add", "--remove", "--replace"];
+    let mut env = &write_env;
+    let first = async {
+        update_index(repo, env, &scan.force_remove, &["--force-remove"], cancel).await?;
+        update_index(repo, env, &update, &flags, cancel).await
+    };
+    if let Err(error) = first.await {
+        if error.is_cancelled() {
+            return Err(error);
+        }
+        env = &full_env;
+        check_needed = true;
+        copy_index(&repo.index_file, &temp_index)?;
+        update_index(repo, env, &scan.force_remove, &["--force-remove"], cancel).await?;
+        update_index(repo, env, &update, &flags, cancel).await?;
+    }
+
+    // Every entry of the index names an object that exists (in turnkit's store or the
+    // repository's); skipping the check spares a lookup per entry of every rebuilt tree.
+    let command =
+        repo.git()
+            .envs(env)
+            .args(["-c", "index.skipHash=true", "write-tree", "--missing-ok"]);
+    let output = command.run(cancel).await?;
+    let line = split_lines(&output.stdout).next().unwrap_or_default();
+    let tree = ObjectId::from_hex_bytes(line)
+        .ok_or_else(|| command_unexpected("git write-tree", "not an object id"))?;
+
+    let base = head
+        .clone()
+        .unwrap_or_else(|| repo.object_format.empty_tree());
+    if check_needed {
+        keep_unreachable_objects(
+            repo,
+            &base,
+            &tree,
+            quarantine,
+            &generation_alternate,
+            cancel,
+        )
+        .await?;
+    }
+
+    let commit = commit_tree(repo, &full_env, &tree, head.as_ref(), cancel).await?;
+    Ok(Built {
+        commit,
+        tree,
+        head,
+        skipped: scan.skipped,
+        paths_read,
+    })
+}
+
+/// Refreshes `paths` in the temporary index with `update-index`.
+async fn update_index(
+    repo: &Repository,
+    write_env: &[(OsString, OsString)],
+    paths: &[Vec<u8>],
+    flags: &[&str],
+    cancel: &CancellationToken,
+) -> Result<(), Error> {
+    if paths.is_empty() {
+        return Ok(());
+    }
+    let mut input = Vec::new();
+    for path in paths {
+        input.extend_from_slice(path);
+        input.push(0);
+    }
+    // A split index would write a shared index file into the user's git directory; refusing
+    // the safecrlf check only stops git from failing, the conversion itself is unchanged.
+    repo.git()
+        .envs(write_env)
+        .args(["-c", "core.splitIndex=false", "-c", "core.safecrlf=false"])
+        .args(["-c", "index.skipHash=true"])
+        .args(["update-index", "-z"])
+        .args(flags)
+        .arg("--stdin")
+        .stdin(input)
+        .run(cancel)
+        .await?;
+    Ok(())
+}
+
+/// Writes the snapshot's commit with the fixed identity, unsigned, on top of HEAD if any.
+async fn commit_tree(
+    repo: &Repository,
+    write_env: &[(OsString, OsString)],
+    tree: &ObjectId,
+    head: Option<&ObjectId>,
+    cancel: &CancellationToken,
+) -> Result<ObjectId, Error> {
+    let message = format!("turnkit snapshot\n\nscope: {}\n", repo.scope.display());
+    let mut command = repo
+        .git()
+        .envs(write_env)
+        .args(["-c", "commit.gpgsign=false", "commit-tree"])
+        .arg(tree.as_str())
+        .args(["-m", &message]);
+    if let Some(head) = head {
+        command = command.args(["-p", head.as_str()]);
+    }
+    for (key, value) in IDENTITY {
+        command = command.env(key, value);
+    }
+    let output = command.run(cancel).await?;
+    let line = split_lines(&output.stdout).next().unwrap_or_default();
+    ObjectId::from_hex_bytes(line)
+        .ok_or_else(|| command_unexpected("git commit-tree", "not an object id"))
+}
+
+fn command_unexpected(command: &str, detail: &str) -> Error {
+    Error::UnexpectedOutput {
+        command: command.to_owned(),
+        detail: detail.to_owned(),
+    }
+}
+
+fn refuse_broad_directories(repo: &Repository, options: &SnapshotOptions) -> Result<(), Error> {
+    let scanned = &repo.session_dir;
+    if scanned.parent().is_none() {
+        return Err(Error::RefusedDirectory {
+            path: scanned.clone(),
+            what: "a filesystem root",
+        });
+    }
+    let home = options
+        .home_dir
+        .as_ref()
+        .and_then(|home| std::fs::canonicalize(home).ok());
+    if home.as_ref() == Some(scanned) {
+        return Err(Error::RefusedDirectory {
+            path: scanned.clone(),
+            what: "the home directory",
+        });
+    }
+    Ok(())
+}
+
+/// Copies the user's index, keeping its modification time: git treats entries written in the
+/// same instant as the index as "racily clean" and rehashes them, and a copy with a newer time
+/// would wrongly trust them.
+fn copy_index(from: &Path, to: &Path) -> Result<(), Error> {
+    let modified = match std::fs::metadata(from) {
+        Ok(metadata) => metadata
+            .modified()
+            .map_err(|error| Error::io(from, error))?,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(error) => return Err(Error::io(from, error)),
+    };
+    std::fs::copy(from, to).map_err(|error| Error::io(from, error))?;
+    let file = std::fs::File::options()
+        .write(true)
+        .open(to)
+        .map_err(|error| Error::io(to, error))?;
+    file.set_modified(modified)
+        .map_err(|error| Error::io(to, error))?;
+    Ok(())
+}
+
+/// Unmerged paths outside the scope, which `write-tree` would otherwise refuse.
+async fn unmerged_outside_scope(
+    repo: &Repository,
+    index_env: &[(OsString, OsString)],
+    cancel: &CancellationToken,
+) -> Result<Vec<Vec<u8>>, Error> {
+    if repo.scope.as_os_str().is_empty() {
+        return Ok(Vec::new());
+    }
+    let output = repo
+        .git()
+        .envs(index_env)
+        .args(["ls-files", "-z", "--unmerged"])
+        .run(cancel)
+        .await?;
+    let mut paths: Vec<Vec<u8>> = split_nul(&output.stdout)
+        .filter_map(|record| {
+            let tab = record.iter().position(|byte| *byte == b'\t')?;
+            Some(record[tab + 1..].to_vec())
+        })
+        .filter(|path| !path_from_git(path).starts_with(&repo.scope))
+        .collect();
+    paths.dedup();
+    Ok(paths)
+}
+
+/// Copies into the quarantine every object of `tree` that is reachable neither from `base`
+/// (the HEAD commit the snapshot is taken on) nor already in today's generation.
+///
+/// Those objects exist in the user's repository only through its index (staged content and
+/// the index's cached trees), and the user's `git gc` may delete them once the index moves on.
+async fn keep_unreachable_objects(
+    repo: &Repository,
+    base: &ObjectId,
+    tree: &ObjectId,
+    quarantine: &Path,
+    generation: &[PathBuf],
+    cancel: &CancellationToken,
+) -> Result<(), Error> {
+    let mut readable = vec![quarantine.to_path_buf()];
+    readable.extend(generation.iter().cloned());
+    let read_env = ("GIT_ALTERNATE_OBJECT_DIRECTORIES", alternates(&readable));
+
+    let output = repo
+        .git()
+        .env(read_env.0, &read_env.1)
+        .args(["diff-tree", "-r", "-t", "-z", "--no-renames", "--raw"])
+        .args([base.as_str(), tree.as_str()])
+        .run(cancel)
+        .await?;
+    let mut wanted = vec![tree.clone()];
+    let mut records = split_nul(&output.stdout);
+    while let Some(record) = records.next() {
+        let Some(header) = record.strip_prefix(b":") else {
+            continue;
+        };
+        let _path = records.next();
+        let fields: Vec<&[u8]> = header.split(|byte| *byte == b' ').collect();
+        let (Some(new_mode), Some(new_oid)) = (fields.get(1), fields.get(3)) else {
+            continue;
+        };
+        if FileMode::from_octal(new_mode) == Some(FileMode::Submodule) {
+            continue;
+        }
+        if let Some(oid) = ObjectId::from_hex_bytes(new_oid).filter(|oid| !oid.is_null()) {
+            wanted.push(oid);
+        }
+    }
+    wanted.sort();
+    wanted.dedup();
+
+    let mut question = Vec::new();
+    for oid in &wanted {
+        question.extend_from_slice(oid.as_str().as_bytes());
+        question.push(b'\n');
+    }
+    let mut local = repo.git().env("GIT_OBJECT_DIRECTORY", quarantine);
+    if !generation.is_empty() {
+        local = local.env("GIT_ALTERNATE_OBJECT_DIRECTORIES", alternates(generation));
+    }
+    let output = local
+        .args(["cat-file", "--batch-check=%(objectname)"])
+        .stdin(question)
+        .run(cancel)
+        .await?;
+    let mut missing = Vec::new();
+    for line in split_lines(&output.stdout) {
+        if let Some(oid) = line.strip_suffix(b" missing") {
+            missing.extend_from_slice(oid);
+            missing.push(b'\n');
+        }
+    }
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let pack = repo
+        .git()
+        .env(read_env.0, &read_env.1)
+        .args(["pack-objects", "--stdout", "-q"])
+        .stdin(missing)
+        .run(cancel)
+        .await?;
+    let mut unpack = repo.git().env("GIT_OBJECT_DIRECTORY", quarantine);
+    if !generation.is_empty() {
+        unpack = unpack.env("GIT_ALTERNATE_OBJECT_DIRECTORIES", alternates(generation));
+    }
+    unpack
+        .args(["unpack-objects", "-q"])
+        .stdin(pack.stdout)
+        .run(cancel)
+        .await?;
+    Ok(())
+}
