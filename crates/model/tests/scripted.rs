@@ -77,6 +77,7 @@ async fn records_every_prompt_without_model_invisible_items() {
         commit: "abc".into(),
         phase: "before".into(),
         turn_id: "t1".into(),
+        snapshot: serde_json::Value::Null,
     });
     first.tools.push(ToolSpec::function(
         "shell",

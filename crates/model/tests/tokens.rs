@@ -48,6 +48,7 @@ fn items_cost_their_text_plus_overhead_and_invisible_items_cost_nothing() {
         commit: "x".repeat(400),
         phase: "before".into(),
         turn_id: "t".into(),
+        snapshot: serde_json::Value::Null,
     };
     assert_eq!(estimate_item_tokens(&snapshot), 0);
     assert_eq!(

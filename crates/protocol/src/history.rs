@@ -84,6 +84,10 @@ pub enum ResponseItem {
         phase: String,
         /// The submission id of the turn it belongs to.
         turn_id: String,
+        /// What the snapshotter needs to undo from it (which files it left out, …), as it
+        /// serialises it; `null` when there is nothing more.
+        #[serde(default, skip_serializing_if = "serde_json::Value::is_null")]
+        snapshot: serde_json::Value,
     },
     /// An item of a type this build does not know; produced only when reading.
     #[serde(other)]

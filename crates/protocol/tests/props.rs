@@ -287,6 +287,7 @@ fn response_item() -> impl Strategy<Value = ResponseItem> {
                 commit,
                 phase,
                 turn_id,
+                snapshot: serde_json::Value::Null,
             }
         }),
     ]

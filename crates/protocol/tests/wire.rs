@@ -215,6 +215,7 @@ fn response_items() -> Vec<ResponseItem> {
             commit: "4b825dc642cb6eb9a060e54bf8d69288fbee4904".into(),
             phase: "before".into(),
             turn_id: "sub-1".into(),
+            snapshot: serde_json::Value::Null,
         },
         ResponseItem::Unknown,
     ]

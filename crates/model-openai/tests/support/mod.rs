@@ -116,6 +116,7 @@ pub(crate) fn full_prompt() -> Prompt {
                 commit: "0123abcd".into(),
                 phase: "before".into(),
                 turn_id: "turn-1".into(),
+                snapshot: serde_json::Value::Null,
             },
             ResponseItem::Reasoning {
                 summary: vec!["Plan: ls then cat.".into()],
