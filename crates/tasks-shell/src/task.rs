@@ -150,6 +150,10 @@ impl SessionTask for UserShellCommandTask {
         _input: Vec<UserInput>,
         cancellation_token: CancellationToken,
     ) -> TaskResult {
+        if cancellation_token.is_cancelled() {
+            // Stopped before it began: nothing ran, so nothing is reported or recorded.
+            return Ok(None);
+        }
         let call_id = Self::call_id(ctx.sub_id());
         let cwd = ctx.cwd().to_path_buf();
         let (tx, mut rx) = mpsc::channel(OUTPUT_CHANNEL_CAPACITY);

@@ -3,6 +3,8 @@
 
 mod support;
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use insta::assert_json_snapshot;
@@ -118,4 +120,72 @@ async fn interrupting_the_turn_ends_the_command_beside_it_first() {
         session.history()
     );
     assert_eq!(regular.abort_calls(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn interrupt_after_the_turn_finished_ends_the_command_beside_it_exactly_once() {
+    let release = Arc::new(AtomicBool::new(false));
+    let regular = {
+        let release = Arc::clone(&release);
+        FnTask::new(TaskKind::REGULAR, move |ctx, _input, token| {
+            let release = Arc::clone(&release);
+            async move {
+                while !release.load(Ordering::SeqCst) {
+                    tokio::select! {
+                        () = token.cancelled() => return Ok(None),
+                        () = tokio::time::sleep(Duration::from_millis(5)) => {}
+                    }
+                }
+                ctx.send_event(EventMsg::AgentMessage {
+                    message: "turn done".into(),
+                });
+                Ok(Some("turn done".to_owned()))
+            }
+        })
+    };
+    let mut session = session_with(config())
+        .task(regular.registration().accepts_input(true))
+        .build();
+    let turn = session.submit(user_input("go"));
+    session
+        .events_until(|event| matches!(event.msg, EventMsg::TaskStarted { .. }))
+        .await;
+    let command = session.submit(shell("echo started; sleep 60"));
+    session
+        .events_until(|event| matches!(event.msg, EventMsg::ExecCommandOutputDelta { .. }))
+        .await;
+    release.store(true, Ordering::SeqCst);
+    session
+        .events_until(|event| matches!(event.msg, EventMsg::AgentMessage { .. }))
+        .await;
+
+    // The turn's own work is (almost certainly) over and only the command runs; either way
+    // the command ends exactly once, cancelled, before the turn's terminal event.
+    session.submit(Op::Interrupt);
+    let events = session.events_until_terminal(&turn).await;
+    let shell_events: Vec<_> = session
+        .seen()
+        .iter()
+        .filter(|event| event.id == command)
+        .cloned()
+        .collect();
+    assert_eq!(
+        types(&shell_events),
+        [
+            "exec_command_begin",
+            "exec_command_output_delta",
+            "exec_command_end"
+        ]
+    );
+    assert!(the_end(&shell_events).cancelled);
+    let terminal = types(&events).pop().expect("a terminal event");
+    assert!(
+        ["task_complete", "turn_aborted"].contains(&terminal.as_str()),
+        "{terminal}"
+    );
+    assert_eq!(
+        events[events.len() - 2].id,
+        command,
+        "the command's end comes right before the turn's terminal"
+    );
 }

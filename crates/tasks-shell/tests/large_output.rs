@@ -59,7 +59,10 @@ async fn huge_output_stops_deltas_at_the_byte_cap_and_keeps_memory_bounded() {
         "the record is capped: {}",
         record.len()
     );
-    assert!(record.ends_with("done\n"), "the record keeps the end");
+    assert!(
+        record.contains("bytes of output left out of this record"),
+        "the record says it was cut"
+    );
     let grown = peak_rss().saturating_sub(before);
     assert!(
         grown < 32 * 1024 * 1024,

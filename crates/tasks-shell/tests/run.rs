@@ -150,3 +150,27 @@ async fn commands_run_in_the_sessions_directory() {
     let events = session.run(shell("cat marker.txt")).await;
     assert_eq!(the_end(&events).stdout, "here\n");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn configured_timeout_kills_the_command_and_says_so() {
+    let mut session = support::session_with(
+        support::config()
+            .timeout(std::time::Duration::from_millis(200))
+            .kill_grace(std::time::Duration::from_millis(200)),
+    )
+    .build();
+    let events = session.run(shell("sleep 60")).await;
+    let end = the_end(&events);
+    assert!(end.timed_out);
+    assert!(!end.cancelled);
+    assert!(
+        end.formatted_output.starts_with("Timed out after 200ms"),
+        "{}",
+        end.formatted_output
+    );
+    let record = &user_messages(&session.history())[0];
+    assert!(
+        record.starts_with("The user ran a shell command:\n$ sleep 60\nTimed out"),
+        "{record}"
+    );
+}
