@@ -12,7 +12,7 @@ pub enum Error {
     EmptyCommand,
     /// The registration's factory was handed an op other than `run_user_shell_command`.
     #[error(
-        "the user shell task runs only `run_user_shell_command`, not `{op}`: register it under the `user_shell` kind"
+        "the user shell task runs only `run_user_shell_command`, not `{op}`: send the command line as `run_user_shell_command`"
     )]
     WrongOp {
         /// The name of the op it was given.

@@ -174,3 +174,22 @@ async fn configured_timeout_kills_the_command_and_says_so() {
         "{record}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_custom_op_named_like_the_kind_is_refused() {
+    let mut session = session();
+    let id = session.submit(turnkit_protocol::Op::Custom {
+        name: "user_shell".into(),
+        payload: serde_json::json!("echo sneaky"),
+    });
+    let event = session.next_event().await;
+    assert_eq!(event.id, id);
+    let EventMsg::Error { message } = &event.msg else {
+        panic!("expected an error, got {event:?}")
+    };
+    assert!(
+        message.contains("runs only `run_user_shell_command`, not `custom`"),
+        "{message}"
+    );
+    assert!(session.history().is_empty());
+}
