@@ -18,6 +18,12 @@ impl SessionBuilderExt for SessionBuilder {
     #[allow(clippy::let_and_return)]
     fn with_enabled_kinds(self) -> SessionBuilder {
         let builder = self;
+        #[cfg(feature = "shell")]
+        let builder = if builder.has_task(&crate::TaskKind::USER_SHELL) {
+            builder
+        } else {
+            builder.task(turnkit_tasks_shell::registration())
+        };
         builder
     }
 }

@@ -9,6 +9,8 @@
 //!   `turnkit-session-core`;
 //! - `model` and `model_openai` (feature `openai`): the model interface and the
 //!   OpenAI-compatible HTTP client;
+//! - [`tasks_shell`] (feature `shell`): the user's own shell command
+//!   (`Op::RunUserShellCommand`), streamed live and recorded for the model;
 //! - [`testkit`] (feature `testkit`): run ops against a real session in a temp dir and
 //!   snapshot the normalised events.
 //!
@@ -79,5 +81,7 @@ pub use turnkit_session_core::{
     Session, SessionBuilder, SessionHandle, SessionTask, TaskContext, TaskError, TaskFactory,
     TaskRegistration, TaskResult, TurnSnapshots, read_rollout,
 };
+#[cfg(feature = "shell")]
+pub use turnkit_tasks_shell as tasks_shell;
 #[cfg(feature = "testkit")]
 pub use turnkit_testkit as testkit;
