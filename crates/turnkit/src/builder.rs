@@ -18,6 +18,15 @@ impl SessionBuilderExt for SessionBuilder {
     #[allow(clippy::let_and_return)]
     fn with_enabled_kinds(self) -> SessionBuilder {
         let builder = self;
+        #[cfg(feature = "ghost-snapshot")]
+        let builder = if builder.has_task(&crate::TaskKind::GHOST_SNAPSHOT) {
+            builder
+        } else {
+            turnkit_tasks_ghost_snapshot::install(
+                builder,
+                turnkit_tasks_ghost_snapshot::GhostSnapshotConfig::default(),
+            )
+        };
         builder
     }
 }
