@@ -24,6 +24,15 @@ impl SessionBuilderExt for SessionBuilder {
         } else {
             builder.task(turnkit_tasks_shell::registration())
         };
+        #[cfg(feature = "ghost-snapshot")]
+        let builder = if builder.has_task(&crate::TaskKind::GHOST_SNAPSHOT) {
+            builder
+        } else {
+            turnkit_tasks_ghost_snapshot::install(
+                builder,
+                turnkit_tasks_ghost_snapshot::GhostSnapshotConfig::default(),
+            )
+        };
         builder
     }
 }
