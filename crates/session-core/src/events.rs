@@ -80,6 +80,43 @@ impl EventSink {
         self.send_locked(&mut state, id, msg);
     }
 
+    /// Sends the stream's last event only after `before_delivery` has run (the final rollout
+    /// sync), so a client that sees it knows the journal holds everything, itself included.
+    ///
+    /// # Cancel safety
+    ///
+    /// If the future is dropped before delivery, the event is journalled but not delivered.
+    pub(crate) async fn emit_last<F: std::future::Future<Output = ()>>(
+        &self,
+        id: &str,
+        msg: EventMsg,
+        before_delivery: F,
+    ) {
+        let event = {
+            let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+            if state.tx.is_none() {
+                return;
+            }
+            let event = Event {
+                id: id.to_owned(),
+                seq: state.next_seq,
+                msg,
+            };
+            state.next_seq += 1;
+            if let Some(rollout) = &self.rollout {
+                rollout.append(&RolloutRecord::Event {
+                    event: event.clone(),
+                });
+            }
+            event
+        };
+        before_delivery.await;
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(tx) = state.tx.take() {
+            let _ = tx.send(event);
+        }
+    }
+
     /// Ends the stream: the client's `next_event` returns `None` once it has read the rest.
     pub(crate) fn close(&self) {
         let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);

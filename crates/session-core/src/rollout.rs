@@ -193,6 +193,8 @@ pub(crate) struct Resumed {
     pub(crate) session_id: String,
     pub(crate) history: Vec<ResponseItem>,
     pub(crate) next_seq: u64,
+    /// The highest `sub-N` the session generated, so ids it makes after resuming stay unique.
+    pub(crate) last_submission: u64,
     pub(crate) warnings: Vec<String>,
     pub(crate) file: std::fs::File,
 }
@@ -293,6 +295,15 @@ pub(crate) fn resume(path: &Path) -> Result<Resumed, Error> {
     let mut session_id = String::new();
     let mut history = Vec::new();
     let mut next_seq = 0;
+    let mut last_submission = 0;
+    let mut note_id = |id: &str| {
+        if let Some(number) = id
+            .strip_prefix("sub-")
+            .and_then(|number| number.parse::<u64>().ok())
+        {
+            last_submission = last_submission.max(number);
+        }
+    };
     for record in records {
         match record {
             RolloutRecord::SessionMeta { session_id: id, .. } => {
@@ -302,14 +313,19 @@ pub(crate) fn resume(path: &Path) -> Result<Resumed, Error> {
             }
             RolloutRecord::ResponseItem { item } => history.push(item),
             RolloutRecord::HistoryReplaced { items } => history = items,
-            RolloutRecord::Event { event } => next_seq = next_seq.max(event.seq + 1),
-            RolloutRecord::UserInput { .. } | RolloutRecord::Unknown => {}
+            RolloutRecord::Event { event } => {
+                next_seq = next_seq.max(event.seq + 1);
+                note_id(&event.id);
+            }
+            RolloutRecord::UserInput { id, .. } => note_id(&id),
+            RolloutRecord::Unknown => {}
         }
     }
     Ok(Resumed {
         session_id,
         history,
         next_seq,
+        last_submission,
         warnings,
         file,
     })

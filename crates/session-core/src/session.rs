@@ -119,6 +119,7 @@ impl SessionBuilder {
         let mut session_id = self.session_id.unwrap_or_else(fresh_session_id);
         let mut history = Vec::new();
         let mut next_seq = 0;
+        let mut next_submission = 0;
         let mut warnings = Vec::new();
         let rollout = match self.rollout {
             RolloutMode::InMemory => None,
@@ -137,6 +138,7 @@ impl SessionBuilder {
                 session_id = resumed.session_id;
                 history = resumed.history;
                 next_seq = resumed.next_seq;
+                next_submission = resumed.last_submission;
                 warnings = resumed.warnings;
                 Some(RolloutWriter::start(resumed.file, &runtime))
             }
@@ -164,7 +166,7 @@ impl SessionBuilder {
                 last_done: done,
                 shutting_down: false,
                 next_task_id: 0,
-                next_submission: 0,
+                next_submission,
                 drivers: JoinSet::new(),
             }),
             root: CancellationToken::new(),
@@ -457,9 +459,12 @@ async fn shutdown(
         );
     }
     shared.root.cancel();
-    shared.flush_rollout(&TaskGate::new(), &id).await;
-    shared.sink.emit(&id, EventMsg::ShutdownComplete);
-    shared.sink.close();
+    let gate = TaskGate::new();
+    let flush = shared.flush_rollout(&gate, &id);
+    shared
+        .sink
+        .emit_last(&id, EventMsg::ShutdownComplete, flush)
+        .await;
 }
 
 fn fresh_session_id() -> String {

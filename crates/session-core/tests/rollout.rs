@@ -52,6 +52,13 @@ async fn rollout_is_synced_before_the_terminal_event_and_resumes_the_history() {
     );
     let history = session.history();
     drop(session.shutdown().await);
+    // Seeing shutdown_complete means the journal holds everything, that event included.
+    let (records, _) = read_rollout(&path).unwrap();
+    assert!(
+        matches!(records.last(), Some(RolloutRecord::Event { event }) if event.msg == EventMsg::ShutdownComplete),
+        "{:?}",
+        records.last()
+    );
 
     let mut resumed = Session::builder()
         .task(recorder().registration().accepts_input(true))
@@ -60,7 +67,11 @@ async fn rollout_is_synced_before_the_terminal_event_and_resumes_the_history() {
         .unwrap();
     assert_eq!(resumed.history(), history);
     assert_eq!(resumed.id(), "test-session");
-    resumed.submit(text("three")).unwrap();
+    let third = resumed.submit(text("three")).unwrap();
+    assert_eq!(
+        third, "sub-4",
+        "generated submission ids go on from the rollout"
+    );
     let first = resumed.next_event().await.unwrap();
     assert!(first.seq > 0, "sequence numbers go on from the rollout");
     assert_eq!(

@@ -84,9 +84,9 @@ pub use turnkit_session_core::{
     Session, SessionBuilder, SessionHandle, SessionTask, TaskContext, TaskError, TaskFactory,
     TaskRegistration, TaskResult, TurnSnapshots, read_rollout,
 };
-#[cfg(feature = "shell")]
-pub use turnkit_tasks_shell as tasks_shell;
 #[cfg(feature = "ghost-snapshot")]
 pub use turnkit_tasks_ghost_snapshot as tasks_ghost_snapshot;
+#[cfg(feature = "shell")]
+pub use turnkit_tasks_shell as tasks_shell;
 #[cfg(feature = "testkit")]
 pub use turnkit_testkit as testkit;
