@@ -18,6 +18,12 @@ impl SessionBuilderExt for SessionBuilder {
     #[allow(clippy::let_and_return)]
     fn with_enabled_kinds(self) -> SessionBuilder {
         let builder = self;
+        #[cfg(feature = "undo")]
+        let builder = if builder.has_task(&crate::TaskKind::UNDO) {
+            builder
+        } else {
+            builder.task(turnkit_tasks_undo::registration())
+        };
         builder
     }
 }

@@ -10,7 +10,9 @@
 //! - `model` and `model_openai` (feature `openai`): the model interface and the
 //!   OpenAI-compatible HTTP client;
 //! - [`testkit`] (feature `testkit`): run ops against a real session in a temp dir and
-//!   snapshot the normalised events.
+//!   snapshot the normalised events;
+//! - [`tasks_undo`] (feature `undo`): the `undo` task kind, which reverts the file changes of
+//!   the last turn from its ghost snapshots (`Op::Undo`).
 //!
 //! Each built-in task kind is its own crate behind a feature named after the kind; `full`
 //! (the default) enables all of them, and `default-features = false` plus the kinds you want
@@ -79,5 +81,7 @@ pub use turnkit_session_core::{
     Session, SessionBuilder, SessionHandle, SessionTask, TaskContext, TaskError, TaskFactory,
     TaskRegistration, TaskResult, TurnSnapshots, read_rollout,
 };
+#[cfg(feature = "undo")]
+pub use turnkit_tasks_undo as tasks_undo;
 #[cfg(feature = "testkit")]
 pub use turnkit_testkit as testkit;
