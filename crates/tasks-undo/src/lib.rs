@@ -24,6 +24,31 @@
 //!   whenever the undo changed a file (marked as partial when it was interrupted) or confirmed
 //!   that the turn's changes were already gone.
 //!
+//! ```
+//! use turnkit_protocol::{EventMsg, Op};
+//! use turnkit_session_core::Session;
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let project = tempfile::tempdir()?;
+//! let mut session = Session::builder()
+//!     .cwd(project.path())
+//!     .task(turnkit_tasks_undo::registration())
+//!     .build()?;
+//! session.submit(Op::Undo)?;
+//! loop {
+//!     let event = session.next_event().await.expect("the session is running");
+//!     if let EventMsg::UndoCompleted(completed) = event.msg {
+//!         // A fresh session has no turn with snapshots yet.
+//!         assert!(!completed.success);
+//!         assert!(completed.message.starts_with("nothing to undo"));
+//!         break;
+//!     }
+//! }
+//! # Ok(())
+//! # }
+//! ```
+//!
 //! This crate knows the ghost-snapshot kind only through that history contract; it does not
 //! depend on it.
 

@@ -1,6 +1,6 @@
 //! What an undo did, as it goes, and how that is told to the user and to the model.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
@@ -23,7 +23,7 @@ pub(crate) struct Tally {
     pub(crate) conflicts: BTreeMap<PathBuf, ConflictReason>,
     pub(crate) failed: BTreeMap<PathBuf, String>,
     /// Paths planned and not yet attempted, in plan order.
-    pub(crate) pending: Vec<PathBuf>,
+    pub(crate) pending: VecDeque<PathBuf>,
     /// Paths attempted and left untouched because the undo was cancelled.
     pub(crate) not_done: Vec<PathBuf>,
     /// The path being undone right now, whose outcome is unknown if the run is cut off.
@@ -42,12 +42,17 @@ impl Tally {
         self.conflicts
             .extend(conflicts.iter().map(|c| (c.path.clone(), c.reason)));
         self.already_undone.extend_from_slice(already_undone);
-        self.pending = steps;
+        self.pending = steps.into();
     }
 
     /// Marks `path` as being undone now.
     pub(crate) fn begin(&mut self, path: &Path) {
-        self.pending.retain(|pending| pending != path);
+        // Steps run in plan order, so the path is at the front.
+        if self.pending.front().is_some_and(|front| front == path) {
+            self.pending.pop_front();
+        } else {
+            self.pending.retain(|pending| pending != path);
+        }
         self.in_flight = Some(path.to_path_buf());
     }
 

@@ -118,27 +118,25 @@ pub fn ghost_item(snapshot: &Snapshot, phase: &str, turn_id: &str) -> ResponseIt
 impl Fixture {
     /// A session whose directory is a fresh git repository with a local identity.
     pub fn new() -> Self {
-        Self::build(|registration| registration, true)
+        Self::build(turnkit_tasks_undo::registration_with, true)
     }
 
     /// A session whose directory is not in any git repository.
     pub fn without_git() -> Self {
-        Self::build(|registration| registration, false)
+        Self::build(turnkit_tasks_undo::registration_with, false)
     }
 
-    /// A git session whose undo registration is adjusted (for example its grace period).
-    pub fn with_undo(adjust: impl FnOnce(TaskRegistration) -> TaskRegistration) -> Self {
-        Self::build(adjust, true)
+    /// A git session whose undo kind is registered by `register`, given the git options.
+    pub fn with_undo(register: impl FnOnce(OpenOptions) -> TaskRegistration) -> Self {
+        Self::build(register, true)
     }
 
-    fn build(adjust: impl FnOnce(TaskRegistration) -> TaskRegistration, git: bool) -> Self {
+    fn build(register: impl FnOnce(OpenOptions) -> TaskRegistration, git: bool) -> Self {
         let git_home = tempfile::tempdir().expect("a temp dir for git's configuration");
         std::fs::write(git_home.path().join(".gitconfig"), "").expect("an empty global config");
         let options = open_options(git_home.path());
         let session = TestSession::builder()
-            .task(adjust(turnkit_tasks_undo::registration_with(
-                options.clone(),
-            )))
+            .task(register(options.clone()))
             .task(turn_registration(options))
             .build();
         let fixture = Self { session, git_home };
