@@ -33,6 +33,12 @@ impl SessionBuilderExt for SessionBuilder {
                 turnkit_tasks_ghost_snapshot::GhostSnapshotConfig::default(),
             )
         };
+        #[cfg(feature = "undo")]
+        let builder = if builder.has_task(&crate::TaskKind::UNDO) {
+            builder
+        } else {
+            builder.task(turnkit_tasks_undo::registration())
+        };
         builder
     }
 }

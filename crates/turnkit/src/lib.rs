@@ -12,10 +12,12 @@
 //! - [`tasks_shell`] (feature `shell`): the user's own shell command
 //!   (`Op::RunUserShellCommand`), streamed live and recorded for the model;
 //! - [`testkit`] (feature `testkit`): run ops against a real session in a temp dir and
-//!   snapshot the normalised events.
+//!   snapshot the normalised events;
 //! - `tasks_ghost_snapshot` (feature `ghost-snapshot`): ghost snapshots of the working tree
 //!   around a turn's file changes, offered to turns as the [`TurnSnapshots`] service, and the
-//!   `ghost_snapshot` task kind that takes one on request.
+//!   `ghost_snapshot` task kind that takes one on request;
+//! - [`tasks_undo`] (feature `undo`): the `undo` task kind, which reverts the file changes of
+//!   the last turn from its ghost snapshots (`Op::Undo`).
 //!
 //! Each built-in task kind is its own crate behind a feature named after the kind; `full`
 //! (the default) enables all of them, and `default-features = false` plus the kinds you want
@@ -88,5 +90,7 @@ pub use turnkit_session_core::{
 pub use turnkit_tasks_ghost_snapshot as tasks_ghost_snapshot;
 #[cfg(feature = "shell")]
 pub use turnkit_tasks_shell as tasks_shell;
+#[cfg(feature = "undo")]
+pub use turnkit_tasks_undo as tasks_undo;
 #[cfg(feature = "testkit")]
 pub use turnkit_testkit as testkit;
