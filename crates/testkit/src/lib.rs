@@ -5,7 +5,9 @@
 //! loudly (with every event seen so far) when one does not come in time. [`Normalizer`] turns
 //! events into JSON with submission ids, call ids, sequence numbers, durations, times and the
 //! temporary directory replaced by stable placeholders, ready for `insta::assert_json_snapshot!`.
-//! [`FnTask`] makes a task out of a closure and counts its abort hook calls.
+//! [`FnTask`] makes a task out of a closure and counts its abort hook calls. [`git`] makes real
+//! repositories isolated from the machine's git configuration, and [`process`] checks process
+//! groups straight from `/proc`.
 //!
 //! ```
 //! use turnkit_protocol::{EventMsg, Op, TaskKind};
@@ -29,7 +31,9 @@
 //! ```
 
 mod fn_task;
+pub mod git;
 mod normalize;
+pub mod process;
 mod session;
 
 pub use fn_task::FnTask;

@@ -11,33 +11,10 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 use turnkit_exec::{OutputChunk, OutputStream};
 
-/// Live (not zombie) processes whose process group is `pgid`, read from `/proc`.
-///
-/// Written apart from the crate's own check so the tests do not trust what they test.
-/// Zombies are left out because this machine's init reaps orphans only every few seconds.
-pub(crate) fn live_members(pgid: u32) -> Vec<u32> {
-    let mut members = Vec::new();
-    for entry in std::fs::read_dir("/proc")
-        .expect("/proc is readable")
-        .flatten()
-    {
-        let Ok(process) = entry.file_name().to_string_lossy().parse::<u32>() else {
-            continue;
-        };
-        let Ok(stat) = std::fs::read_to_string(format!("/proc/{process}/stat")) else {
-            continue;
-        };
-        let Some(after_name) = stat.rsplit_once(')').map(|(_, rest)| rest) else {
-            continue;
-        };
-        let fields: Vec<&str> = after_name.split_whitespace().collect();
-        if fields.len() > 2 && fields[2] == pgid.to_string() && fields[0] != "Z" && fields[0] != "X"
-        {
-            members.push(process);
-        }
-    }
-    members
-}
+/// Live (not zombie) processes in a process group, read from `/proc` by the testkit, apart
+/// from the crate's own check so the tests do not trust what they test.
+#[allow(unused_imports, reason = "not every test file checks process groups")]
+pub(crate) use turnkit_testkit::process::live_group_members as live_members;
 
 /// Whether the process `pid` is alive (exists and is not a zombie).
 pub(crate) fn process_alive(pid: u32) -> bool {

@@ -4,7 +4,6 @@
 #![allow(dead_code, unreachable_pub)]
 
 use std::path::Path;
-use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -15,44 +14,14 @@ use turnkit_session_core::TurnSnapshots;
 use turnkit_tasks_ghost_snapshot::{GhostSnapshotConfig, OpenOptions, install};
 use turnkit_testkit::{FnTask, TestSession};
 
-/// Environment for every git child, the tests' and the library's: no system or global
-/// configuration, so a developer's settings and CI's missing identity change nothing.
-const ISOLATED: &[(&str, &str)] = &[
-    ("GIT_CONFIG_NOSYSTEM", "1"),
-    ("GIT_CONFIG_GLOBAL", "/dev/null"),
-];
+/// Environment for every git child, the tests' and the library's.
+use turnkit_testkit::git::ISOLATED_GIT_ENV as ISOLATED;
 
-/// Runs git in `dir` and returns its stdout; panics when it fails.
-pub fn git(dir: &Path, args: &[&str]) -> String {
-    let mut command = Command::new("git");
-    command.current_dir(dir).args(args);
-    for name in [
-        "GIT_DIR",
-        "GIT_WORK_TREE",
-        "GIT_INDEX_FILE",
-        "GIT_OBJECT_DIRECTORY",
-    ] {
-        command.env_remove(name);
-    }
-    command
-        .envs(ISOLATED.iter().copied())
-        .env("GIT_AUTHOR_DATE", "1600000000 +0000")
-        .env("GIT_COMMITTER_DATE", "1600000000 +0000");
-    let output = command.output().expect("git runs");
-    assert!(
-        output.status.success(),
-        "git {args:?} failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8(output.stdout).expect("git prints utf-8 here")
-}
+pub use turnkit_testkit::git::git;
 
 /// `git init` in `dir` with a local identity, and one commit of `README.md`.
 pub fn init_repo(dir: &Path) {
-    git(dir, &["init", "-q", "-b", "main"]);
-    git(dir, &["config", "user.name", "Test User"]);
-    git(dir, &["config", "user.email", "test@example.invalid"]);
-    git(dir, &["config", "commit.gpgsign", "false"]);
+    turnkit_testkit::git::init_repo(dir);
     std::fs::write(dir.join("README.md"), "hello\n").expect("write README.md");
     git(dir, &["add", "README.md"]);
     git(dir, &["commit", "-q", "-m", "initial"]);

@@ -124,32 +124,10 @@ pub(crate) fn user_messages(history: &[ResponseItem]) -> Vec<String> {
         .collect()
 }
 
-/// Live (not zombie) processes whose process group is `pgid`, read from `/proc`.
-///
-/// Written apart from exec's own check so the tests do not trust what they test.
-pub(crate) fn live_members(pgid: u32) -> Vec<u32> {
-    let mut members = Vec::new();
-    for entry in std::fs::read_dir("/proc")
-        .expect("/proc is readable")
-        .flatten()
-    {
-        let Ok(process) = entry.file_name().to_string_lossy().parse::<u32>() else {
-            continue;
-        };
-        let Ok(stat) = std::fs::read_to_string(format!("/proc/{process}/stat")) else {
-            continue;
-        };
-        let Some((_, after_name)) = stat.rsplit_once(')') else {
-            continue;
-        };
-        let fields: Vec<&str> = after_name.split_whitespace().collect();
-        if fields.len() > 2 && fields[2] == pgid.to_string() && fields[0] != "Z" && fields[0] != "X"
-        {
-            members.push(process);
-        }
-    }
-    members
-}
+/// Live (not zombie) processes in a process group, read from `/proc` by the testkit, apart
+/// from exec's own check so the tests do not trust what they test.
+#[allow(unused_imports, reason = "not every test file checks process groups")]
+pub(crate) use turnkit_testkit::process::live_group_members as live_members;
 
 /// Polls `condition` every few milliseconds until it holds or `bound` passes; returns whether
 /// it held. For waiting on the operating system (a signal delivered), never as a fixed sleep.

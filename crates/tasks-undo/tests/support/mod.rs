@@ -141,10 +141,7 @@ impl Fixture {
             .build();
         let fixture = Self { session, git_home };
         if git {
-            fixture.git(&["init", "-q", "-b", "main"]);
-            fixture.git(&["config", "user.name", "Test User"]);
-            fixture.git(&["config", "user.email", "test@example.invalid"]);
-            fixture.git(&["config", "commit.gpgsign", "false"]);
+            turnkit_testkit::git::init_repo(fixture.session.cwd());
         }
         fixture
     }
@@ -154,22 +151,10 @@ impl Fixture {
     }
 
     fn command(&self, args: &[&str]) -> Command {
-        let mut command = Command::new("git");
-        command.current_dir(self.session.cwd()).args(args);
-        for name in [
-            "GIT_DIR",
-            "GIT_WORK_TREE",
-            "GIT_INDEX_FILE",
-            "GIT_OBJECT_DIRECTORY",
-        ] {
-            command.env_remove(name);
-        }
+        let mut command = turnkit_testkit::git::git_command(self.session.cwd(), args);
         command
-            .env("GIT_CONFIG_NOSYSTEM", "1")
             .env("GIT_CONFIG_GLOBAL", self.git_home.path().join(".gitconfig"))
-            .env("GIT_OPTIONAL_LOCKS", "0")
-            .env("GIT_AUTHOR_DATE", "1600000000 +0000")
-            .env("GIT_COMMITTER_DATE", "1600000000 +0000");
+            .env("GIT_OPTIONAL_LOCKS", "0");
         command
     }
 
