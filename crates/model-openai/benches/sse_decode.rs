@@ -20,6 +20,36 @@ const CHUNK_BYTES: usize = 16 * 1024;
 
 fn main() {
     divan::main();
+    ratios();
+}
+
+/// A short paired run, decode and scan alternating so machine drift hits both, printing the
+/// `ratio` lines `cargo xtask bench` collects.
+fn ratios() {
+    for wire_api in APIS {
+        let chunks = body_for(wire_api);
+        let mut decode_samples = Vec::new();
+        let mut scan_samples = Vec::new();
+        let mut events = 0;
+        for _ in 0..20 {
+            let copy = chunks.clone();
+            let start = std::time::Instant::now();
+            events = black_box(decode(wire_api, copy));
+            decode_samples.push(start.elapsed());
+            let start = std::time::Instant::now();
+            black_box(raw_scan(&chunks));
+            scan_samples.push(start.elapsed());
+        }
+        decode_samples.sort();
+        scan_samples.sort();
+        let decode_median = decode_samples[decode_samples.len() / 2];
+        let scan_median = scan_samples[scan_samples.len() / 2];
+        let decode_rate = events as f64 / decode_median.as_secs_f64();
+        println!(
+            "ratio sse_decode_{wire_api:?}: {:.2} (decode {decode_rate:.0} events/s in {decode_median:?} / raw scan {scan_median:?}; aim >= 0.3)",
+            scan_median.as_secs_f64() / decode_median.as_secs_f64()
+        );
+    }
 }
 
 /// Words of varied length, with some JSON escapes, so deltas look like model output.
