@@ -2,15 +2,16 @@
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 
-use crate::git::{GitCommand, split_lines, split_nul};
+use crate::git::{GitCommand, Started, split_lines, split_nul};
 use crate::object::FileMode;
-use crate::platform::path_from_git;
-use crate::scan::scan;
+use crate::platform::{Fingerprint, path_from_git};
+use crate::scan::{Scan, scan};
 use crate::store::{Store, alternates, generation_name};
 use crate::{Error, ObjectId, Repository};
 
@@ -232,12 +233,13 @@ async fn build(
     quarantine: &Path,
     cancel: &CancellationToken,
 ) -> Result<Built, Error> {
-    let workspace = tempfile::Builder::new()
-        .prefix("turnkit-snapshot-")
-        .tempdir()
-        .map_err(|error| Error::io(std::env::temp_dir(), error))?;
+    let workspace = Arc::new(
+        tempfile::Builder::new()
+            .prefix("turnkit-snapshot-")
+            .tempdir()
+            .map_err(|error| Error::io(std::env::temp_dir(), error))?,
+    );
     let temp_index = workspace.path().join("index");
-    copy_index(&repo.index_file, &temp_index)?;
 
     let generation_dir = store.generation_dir(generation);
     let generation_alternate: Vec<PathBuf> = if generation_dir.is_dir() {
@@ -251,17 +253,16 @@ async fn build(
         full: full_env,
     } = envs(repo, &temp_index, quarantine, &generation_alternate);
 
-    // Started before the scan, so that it reads the temporary index while the scan runs and
-    // only hashes and writes once the paths are known. Dropped on an early return, it is
-    // killed before it writes anything.
     let flags = ["--add", "--remove", "--replace"];
-    let early = update_index_command(repo, &write_env, &flags).start()?;
-    let (head, scan, unmerged) = tokio::join!(
-        repo.head(cancel),
-        scan(repo, options, &index_env, cancel),
-        unmerged_outside_scope(repo, &index_env, cancel),
-    );
-    let (head, scan, unmerged) = (head?, scan?, unmerged?);
+    let Scanned {
+        head,
+        scan,
+        unmerged,
+        early,
+    } = scan_beside_copy(
+        repo, options, &workspace, &index_env, &write_env, &flags, cancel,
+    )
+    .await?;
     let mut update = scan.update;
     update.extend(unmerged);
     let paths_read = update.len() + scan.force_remove.len();
@@ -328,6 +329,81 @@ async fn build(
         skipped: scan.skipped,
         paths_read,
     })
+}
+
+/// What the scan found, with the `update-index` that waits for its paths.
+struct Scanned {
+    head: Option<ObjectId>,
+    scan: Scan,
+    unmerged: Vec<Vec<u8>>,
+    early: Started,
+}
+
+/// Copies the user's index into the workspace while the scan reads the user's index itself,
+/// and starts the `update-index` that will take the scan's paths.
+///
+/// The scan and the copy saw the same index when its fingerprint is the same before the copy
+/// and after the scan: git replaces an index by renaming a new file over it, never in place.
+/// Otherwise the scan runs again on the copy.
+async fn scan_beside_copy(
+    repo: &Repository,
+    options: &SnapshotOptions,
+    workspace: &Arc<tempfile::TempDir>,
+    index_env: &[(OsString, OsString)],
+    write_env: &[(OsString, OsString)],
+    flags: &[&str],
+    cancel: &CancellationToken,
+) -> Result<Scanned, Error> {
+    let temp_index = workspace.path().join("index");
+    let before = fingerprint(&repo.index_file);
+    let copying = {
+        let (from, to) = (repo.index_file.clone(), temp_index.clone());
+        // Keeps the workspace until the copy ends, even if this future is dropped first.
+        let workspace = Arc::clone(workspace);
+        tokio::task::spawn_blocking(move || {
+            let result = copy_index(&from, &to);
+            drop(workspace);
+            result
+        })
+    };
+    // Started once the copy is made, so that it reads the temporary index while the scan runs
+    // and only hashes and writes once the paths are known. Dropped on an early return, it is
+    // killed before it writes anything.
+    let early = async {
+        copying
+            .await
+            .map_err(|error| Error::io(&temp_index, std::io::Error::other(error)))??;
+        update_index_command(repo, write_env, flags).start()
+    };
+    let user_env = [(
+        OsString::from("GIT_INDEX_FILE"),
+        repo.index_file.as_os_str().to_owned(),
+    )];
+    let (head, scanned, unmerged, early) = tokio::join!(
+        repo.head(cancel),
+        scan(repo, options, &user_env, cancel),
+        unmerged_outside_scope(repo, &user_env, cancel),
+        early,
+    );
+    let (head, mut scanned, mut unmerged, early) = (head?, scanned?, unmerged?, early?);
+    if fingerprint(&repo.index_file) != before {
+        (scanned, unmerged) = tokio::try_join!(
+            scan(repo, options, index_env, cancel),
+            unmerged_outside_scope(repo, index_env, cancel),
+        )?;
+    }
+    Ok(Scanned {
+        head,
+        scan: scanned,
+        unmerged,
+        early,
+    })
+}
+
+fn fingerprint(path: &Path) -> Option<Fingerprint> {
+    std::fs::metadata(path)
+        .ok()
+        .map(|metadata| Fingerprint::of(&metadata))
 }
 
 /// The environments of a snapshot's git children.
