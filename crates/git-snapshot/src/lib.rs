@@ -64,8 +64,8 @@
 //! reaches stay in the repository; the rest (staged changes, a merge in progress, entries
 //! outside a scope narrower than the work tree) are found with `diff-tree` against HEAD, which
 //! reads only the trees that differ, and copied into the quarantine too, because the user's
-//! `git gc` may delete them once the index moves on. When the snapshot is complete the quarantine's objects move into the generation; an
-//! abandoned snapshot leaves nothing. What a snapshot still borrows from the repository is
+//! `git gc` may delete them once the index moves on. When the snapshot is complete the
+//! quarantine's objects move into the generation; an abandoned snapshot leaves nothing. What a snapshot still borrows from the repository is
 //! reachable from the commit HEAD pointed at when it was taken, which git keeps for as long as
 //! a branch or the reflog reaches it (by default at least 30 days after it becomes
 //! unreachable).

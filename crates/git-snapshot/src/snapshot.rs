@@ -153,9 +153,9 @@ pub enum SkipReason {
 ///
 /// Builds the tree in a temporary index (a copy of the user's, so git's stat cache spares
 /// rehashing unchanged files), refreshes only the paths `git diff-files` reports as changed and
-/// those `git ls-files --others` reports as untracked, and writes the tree and a commit with a fixed identity into turnkit's object
-/// store. HEAD, refs, the user's index, stash and config are never changed and no lock of the
-/// user's repository is taken. See the crate documentation for where objects live.
+/// those `git ls-files --others` reports as untracked, and writes the tree and a commit with a
+/// fixed identity into turnkit's object store. HEAD, refs, the user's index, stash and config
+/// are never changed and no lock of the user's repository is taken. See the crate documentation for where objects live.
 ///
 /// Fails with [`Error::RefusedDirectory`] for a home directory or filesystem root, and with
 /// [`Error::BudgetExceeded`] past [`SnapshotOptions::time_budget`]; either way nothing is
