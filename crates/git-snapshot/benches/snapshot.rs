@@ -119,6 +119,9 @@ fn generate() -> Fixture {
         .expect("after");
     // Let the user's index settle the way it would after their own `git status`.
     run(git(&work, &global_config, &["status", "--porcelain"]));
+    // Flush the freshly written tree to disk now: writeback running under the first benchmark
+    // slows it by a third. Where there is no `sync` program, the benchmarks just run.
+    let _ = Command::new("sync").status();
     Fixture {
         root,
         work,
