@@ -5,6 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::LazyLock;
+use std::time::{Duration, Instant};
 
 use divan::Bencher;
 use tempfile::TempDir;
@@ -21,6 +22,7 @@ const CHANGED: usize = 10;
 
 fn main() {
     divan::main();
+    ratios();
 }
 
 /// The generated repository, built once per run.
@@ -117,6 +119,9 @@ fn generate() -> Fixture {
         .expect("after");
     // Let the user's index settle the way it would after their own `git status`.
     run(git(&work, &global_config, &["status", "--porcelain"]));
+    // Flush the freshly written tree to disk now: writeback running under the first benchmark
+    // slows it by a third. Where there is no `sync` program, the benchmarks just run.
+    let _ = Command::new("sync").status();
     Fixture {
         root,
         work,
@@ -140,13 +145,15 @@ fn snapshot_options(home: &Path) -> SnapshotOptions {
 fn git_status_porcelain(bencher: Bencher) {
     let fixture = &*FIXTURE;
     apply_turn(&fixture.work);
-    bencher.bench(|| {
-        run(git(
-            &fixture.work,
-            &fixture.global_config,
-            &["status", "--porcelain"],
-        ));
-    });
+    bencher.bench(|| git_status(fixture));
+}
+
+fn git_status(fixture: &Fixture) {
+    run(git(
+        &fixture.work,
+        &fixture.global_config,
+        &["status", "--porcelain"],
+    ));
 }
 
 /// Target: at most 1.5 times `git_status_porcelain`.
@@ -154,14 +161,15 @@ fn git_status_porcelain(bencher: Bencher) {
 fn ghost_snapshot(bencher: Bencher) {
     let fixture = &*FIXTURE;
     apply_turn(&fixture.work);
+    bencher.bench(|| take_snapshot(fixture));
+}
+
+fn take_snapshot(fixture: &Fixture) -> Snapshot {
     let options = snapshot_options(fixture.root.path());
-    let cancel = CancellationToken::new();
-    bencher.bench(|| {
-        fixture
-            .runtime
-            .block_on(snapshot(&fixture.repo, &options, &cancel))
-            .expect("snapshot")
-    });
+    fixture
+        .runtime
+        .block_on(snapshot(&fixture.repo, &options, &CancellationToken::new()))
+        .expect("snapshot")
 }
 
 /// Baseline: a temporary index read from HEAD, `add --all`, `write-tree`, `commit-tree`.
@@ -170,41 +178,43 @@ fn ghost_snapshot(bencher: Bencher) {
 fn naive_snapshot(bencher: Bencher) {
     let fixture = &*FIXTURE;
     apply_turn(&fixture.work);
-    bencher.bench(|| {
-        let scratch = tempfile::tempdir().expect("scratch");
-        let index = scratch.path().join("index");
-        let objects = scratch.path().join("objects");
-        std::fs::create_dir_all(&objects).expect("objects");
-        let env = |mut command: Command| {
-            command
-                .env("GIT_INDEX_FILE", &index)
-                .env("GIT_OBJECT_DIRECTORY", &objects)
-                .env(
-                    "GIT_ALTERNATE_OBJECT_DIRECTORIES",
-                    fixture.work.join(".git/objects"),
-                );
-            command
-        };
-        let (work, config) = (&fixture.work, &fixture.global_config);
-        run(env(git(work, config, &["read-tree", "HEAD"])));
-        run(env(git(work, config, &["add", "--all"])));
-        let output = env(git(work, config, &["write-tree"]))
-            .output()
-            .expect("write-tree");
-        let tree = String::from_utf8(output.stdout).expect("utf-8");
-        let mut commit = env(git(
-            work,
-            config,
-            &["commit-tree", tree.trim(), "-p", "HEAD", "-m", "s"],
-        ));
-        commit
-            .env("GIT_AUTHOR_NAME", "bench")
-            .env("GIT_AUTHOR_EMAIL", "bench@example.invalid");
-        commit
-            .env("GIT_COMMITTER_NAME", "bench")
-            .env("GIT_COMMITTER_EMAIL", "bench@example.invalid");
-        run(commit);
-    });
+    bencher.bench(|| naive(fixture));
+}
+
+fn naive(fixture: &Fixture) {
+    let scratch = tempfile::tempdir().expect("scratch");
+    let index = scratch.path().join("index");
+    let objects = scratch.path().join("objects");
+    std::fs::create_dir_all(&objects).expect("objects");
+    let env = |mut command: Command| {
+        command
+            .env("GIT_INDEX_FILE", &index)
+            .env("GIT_OBJECT_DIRECTORY", &objects)
+            .env(
+                "GIT_ALTERNATE_OBJECT_DIRECTORIES",
+                fixture.work.join(".git/objects"),
+            );
+        command
+    };
+    let (work, config) = (&fixture.work, &fixture.global_config);
+    run(env(git(work, config, &["read-tree", "HEAD"])));
+    run(env(git(work, config, &["add", "--all"])));
+    let output = env(git(work, config, &["write-tree"]))
+        .output()
+        .expect("write-tree");
+    let tree = String::from_utf8(output.stdout).expect("utf-8");
+    let mut commit = env(git(
+        work,
+        config,
+        &["commit-tree", tree.trim(), "-p", "HEAD", "-m", "s"],
+    ));
+    commit
+        .env("GIT_AUTHOR_NAME", "bench")
+        .env("GIT_AUTHOR_EMAIL", "bench@example.invalid");
+    commit
+        .env("GIT_COMMITTER_NAME", "bench")
+        .env("GIT_COMMITTER_EMAIL", "bench@example.invalid");
+    run(commit);
 }
 
 /// Plan and apply the undo of the turn's 20 paths. Target: at most 1.5 times
@@ -215,15 +225,100 @@ fn undo_twenty_paths(bencher: Bencher) {
     let cancel = CancellationToken::new();
     bencher
         .with_inputs(|| apply_turn(&fixture.work))
-        .bench_values(|()| {
-            fixture.runtime.block_on(async {
-                let plan = plan_undo(&fixture.repo, &fixture.before, &fixture.after, &cancel)
-                    .await
-                    .expect("plan");
-                assert_eq!(plan.steps.len(), 2 * CHANGED, "{:?}", plan.conflicts);
-                let report = apply_undo(&plan, &cancel).await.expect("apply");
-                assert!(report.is_complete(), "{report:?}");
-            });
-        });
+        .bench_values(|()| undo(fixture, &cancel));
     apply_turn(&fixture.work);
+}
+
+fn undo(fixture: &Fixture, cancel: &CancellationToken) {
+    fixture.runtime.block_on(async {
+        let plan = plan_undo(&fixture.repo, &fixture.before, &fixture.after, cancel)
+            .await
+            .expect("plan");
+        assert_eq!(plan.steps.len(), 2 * CHANGED, "{:?}", plan.conflicts);
+        let report = apply_undo(&plan, cancel).await.expect("apply");
+        assert!(report.is_complete(), "{report:?}");
+    });
+}
+
+fn median(mut samples: Vec<Duration>) -> Duration {
+    samples.sort();
+    samples[samples.len() / 2]
+}
+
+/// Medians of two workloads timed in alternation, each after its own untimed `setup`, so
+/// drift on a busy machine hits both alike.
+fn time_pair(
+    runs: usize,
+    mut setup: impl FnMut(),
+    mut first: impl FnMut(),
+    mut second: impl FnMut(),
+) -> (Duration, Duration) {
+    let mut first_samples = Vec::with_capacity(runs);
+    let mut second_samples = Vec::with_capacity(runs);
+    for round in 0..runs {
+        // Alternate which goes first, so neither always inherits the other's cache state.
+        let mut pair = [
+            (&mut first as &mut dyn FnMut(), &mut first_samples),
+            (&mut second, &mut second_samples),
+        ];
+        if round % 2 == 1 {
+            pair.swap(0, 1);
+        }
+        for (work, samples) in pair {
+            setup();
+            let start = Instant::now();
+            work();
+            samples.push(start.elapsed());
+        }
+    }
+    (median(first_samples), median(second_samples))
+}
+
+fn millis(duration: Duration) -> String {
+    format!("{:.0}ms", duration.as_secs_f64() * 1000.0)
+}
+
+/// The target ratios, each measured as medians of alternating runs (`cargo xtask bench`
+/// collects these lines).
+fn ratios() {
+    let fixture = &*FIXTURE;
+    let cancel = CancellationToken::new();
+    let turn = || apply_turn(&fixture.work);
+
+    // One untimed round of each first, so the page cache holds the tree for both.
+    turn();
+    git_status(fixture);
+    take_snapshot(fixture);
+
+    let (snapshot_time, status_time) = time_pair(
+        15,
+        turn,
+        || drop(take_snapshot(fixture)),
+        || git_status(fixture),
+    );
+    println!(
+        "ratio snapshot_vs_status: {:.2} (snapshot {} / git status {}; target <= 1.5)",
+        snapshot_time.as_secs_f64() / status_time.as_secs_f64(),
+        millis(snapshot_time),
+        millis(status_time),
+    );
+
+    let (snapshot_time, naive_time) =
+        time_pair(3, turn, || drop(take_snapshot(fixture)), || naive(fixture));
+    println!(
+        "ratio snapshot_vs_naive: {:.2} (snapshot {} / naive {}; target <= 0.25)",
+        snapshot_time.as_secs_f64() / naive_time.as_secs_f64(),
+        millis(snapshot_time),
+        millis(naive_time),
+    );
+
+    let (undo_time, status_time) =
+        time_pair(15, turn, || undo(fixture, &cancel), || git_status(fixture));
+    println!(
+        "ratio undo_vs_status: {:.2} (plan+apply undo {} / git status {}; target <= 1.5)",
+        undo_time.as_secs_f64() / status_time.as_secs_f64(),
+        millis(undo_time),
+        millis(status_time),
+    );
+    turn();
 }

@@ -192,16 +192,68 @@ impl GitCommand {
     /// Dropping the future kills the child. Cancelling `cancel` does the same and returns
     /// [`Error::Cancelled`].
     pub(crate) async fn run(mut self, cancel: &CancellationToken) -> Result<GitOutput, Error> {
-        let mut child = self
-            .build(Stdio::piped())
-            .spawn()
-            .map_err(|e| self.spawn_error(e))?;
         let input = self.stdin.take();
+        let mut command = self.build(Stdio::piped());
+        if input.is_none() {
+            command.stdin(Stdio::null());
+        } else {
+            command.stdin(Stdio::piped());
+        }
+        let child = command.spawn().map_err(|e| self.spawn_error(e))?;
+        Started {
+            command: self,
+            child,
+        }
+        .finish(input.unwrap_or_default(), cancel)
+        .await
+    }
+
+    /// Spawns the command with its stdin held open, so that it does its own preparation (such
+    /// as reading the index) while the caller works out what to feed it.
+    ///
+    /// Dropping the result kills the child.
+    pub(crate) fn start(self) -> Result<Started, Error> {
+        let child = self.spawn()?;
+        Ok(Started {
+            command: self,
+            child,
+        })
+    }
+
+    /// Spawns the command with piped stdin and stdout for the caller to stream.
+    pub(crate) fn spawn(&self) -> Result<Child, Error> {
+        let mut command = self.build(Stdio::piped());
+        command.stdin(Stdio::piped());
+        command.spawn().map_err(|e| self.spawn_error(e))
+    }
+}
+
+/// A git child spawned by [`GitCommand::start`], waiting for its input.
+#[derive(Debug)]
+pub(crate) struct Started {
+    command: GitCommand,
+    child: Child,
+}
+
+impl Started {
+    /// Feeds `input` to the child, closes its stdin and runs it to its end, like
+    /// [`GitCommand::run`].
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future kills the child. Cancelling `cancel` does the same and returns
+    /// [`Error::Cancelled`].
+    pub(crate) async fn finish(
+        self,
+        input: Vec<u8>,
+        cancel: &CancellationToken,
+    ) -> Result<GitOutput, Error> {
+        let Self { command, mut child } = self;
         let mut child_stdin = child.stdin.take();
         let feed = async move {
-            if let (Some(data), Some(pipe)) = (input, child_stdin.as_mut()) {
+            if let Some(pipe) = child_stdin.as_mut() {
                 // A child that exits early closes its end; its exit status tells the story.
-                let _ = pipe.write_all(&data).await;
+                let _ = pipe.write_all(&input).await;
                 let _ = pipe.shutdown().await;
             }
             drop(child_stdin);
@@ -212,26 +264,19 @@ impl GitCommand {
         };
         let output = tokio::select! {
             output = finish => output.map_err(|e| Error::Spawn {
-                program: self.git.program.as_ref().clone(),
+                program: command.git.program.as_ref().clone(),
                 source: e,
             })?,
             () = cancel.cancelled() => return Err(Error::Cancelled),
         };
         let code = output.status.code().unwrap_or(-1);
-        if !output.status.success() && !self.allowed_codes.contains(&code) {
-            return Err(self.failure(output.status, &output.stderr));
+        if !output.status.success() && !command.allowed_codes.contains(&code) {
+            return Err(command.failure(output.status, &output.stderr));
         }
         Ok(GitOutput {
             code,
             stdout: output.stdout,
         })
-    }
-
-    /// Spawns the command with piped stdin and stdout for the caller to stream.
-    pub(crate) fn spawn(&self) -> Result<Child, Error> {
-        let mut command = self.build(Stdio::piped());
-        command.stdin(Stdio::piped());
-        command.spawn().map_err(|e| self.spawn_error(e))
     }
 }
 

@@ -60,12 +60,12 @@
 //! A snapshot is written with `GIT_OBJECT_DIRECTORY` set to a quarantine directory (under
 //! `turnkit/tmp/`) and only the current generation as an alternate, so every blob and tree it
 //! hashes or builds lands in turnkit's store even when the repository holds a copy that only
-//! its index or its garbage reaches. Unchanged entries are referenced, not copied: when the
-//! index held exactly HEAD's entries they are reachable from HEAD; otherwise (staged changes,
-//! a merge in progress, a scope narrower than the work tree) the objects HEAD does not reach
-//! are found with `diff-tree` and copied into the quarantine too, because the user's `git gc`
-//! may delete them once the index moves on. When the snapshot is complete the quarantine's objects move into the generation; an
-//! abandoned snapshot leaves nothing. What a snapshot still borrows from the repository is
+//! its index or its garbage reaches. Unchanged entries are referenced, not copied: those HEAD
+//! reaches stay in the repository; the rest (staged changes, a merge in progress, entries
+//! outside a scope narrower than the work tree) are found with `diff-tree` against HEAD, which
+//! reads only the trees that differ, and copied into the quarantine too, because the user's
+//! `git gc` may delete them once the index moves on. When the snapshot is complete the
+//! quarantine's objects move into the generation; an abandoned snapshot leaves nothing. What a snapshot still borrows from the repository is
 //! reachable from the commit HEAD pointed at when it was taken, which git keeps for as long as
 //! a branch or the reflog reaches it (by default at least 30 days after it becomes
 //! unreachable).

@@ -24,21 +24,18 @@ pub(crate) struct Scan {
     pub(crate) force_remove: Vec<Vec<u8>>,
     /// Everything left out, in path order.
     pub(crate) skipped: Vec<Skipped>,
-    /// Whether the index held exactly HEAD's entries (nothing staged, nothing unmerged).
-    pub(crate) index_matches_head: bool,
 }
 
-/// What `git status` said about the working tree, before untracked entries are sorted out.
+/// What the working tree holds beside the index, before untracked entries are sorted out.
 #[derive(Debug, Default)]
 struct Status {
-    staged: bool,
     changed: Vec<Vec<u8>>,
     deleted: Vec<Vec<u8>>,
     untracked_files: Vec<Vec<u8>>,
     untracked_dirs: Vec<Vec<u8>>,
 }
 
-/// Runs `git status` on the temporary index and sorts out the untracked entries.
+/// Finds what differs from the temporary index and sorts out the untracked entries.
 ///
 /// # Cancel safety
 ///
@@ -53,7 +50,6 @@ pub(crate) async fn scan(
     let excluded: BTreeSet<&[u8]> = options.excluded_dirs.iter().map(String::as_bytes).collect();
     let mut scan = Scan {
         update: status.changed,
-        index_matches_head: !status.staged,
         ..Scan::default()
     };
     let mut skipped_dirs: BTreeSet<Vec<u8>> = BTreeSet::new();
@@ -85,6 +81,8 @@ pub(crate) async fn scan(
         }
     }
     let mut to_list = Vec::new();
+    untracked_dirs.sort_unstable();
+    untracked_dirs.dedup();
     for dir in untracked_dirs {
         if let Some(folder) = excluded_folder(&dir, true, &excluded) {
             skipped_dirs.insert(folder);
@@ -121,79 +119,65 @@ pub(crate) async fn scan(
     Ok(scan)
 }
 
+/// What `git status --untracked-files=normal` would report about the working tree, found by
+/// its two halves run side by side: `diff-files` (working tree against the index, no HEAD
+/// trees read) and `ls-files --others` (the untracked walk, which honours the untracked cache).
 async fn status(
     repo: &Repository,
     index_env: &[(OsString, OsString)],
     cancel: &CancellationToken,
 ) -> Result<Status, Error> {
-    let mut command = repo.git().envs(index_env).args([
-        "status",
-        "--porcelain=v2",
+    let mut tracked = repo.git().envs(index_env).args([
+        "diff-files",
         "-z",
-        "--untracked-files=normal",
-        "--ignored=no",
+        "--name-status",
         "--no-renames",
         "--ignore-submodules=dirty",
     ]);
+    // The flags `status -unormal` walks with: untracked directories collapsed, directories
+    // holding nothing but ignored files hidden.
+    let mut untracked = repo.git().envs(index_env).args([
+        "ls-files",
+        "-z",
+        "--others",
+        "--exclude-standard",
+        "--directory",
+        "--no-empty-directory",
+    ]);
     if !repo.scope.as_os_str().is_empty() {
-        command = command
+        tracked = tracked
+            .env("GIT_LITERAL_PATHSPECS", "1")
+            .arg("--")
+            .arg(&repo.scope);
+        untracked = untracked
             .env("GIT_LITERAL_PATHSPECS", "1")
             .arg("--")
             .arg(&repo.scope);
     }
-    let described = command.describe();
-    let output = command.run(cancel).await?;
-    let unexpected = |detail: &str| Error::UnexpectedOutput {
-        command: described.clone(),
-        detail: detail.to_owned(),
-    };
+    let described = tracked.describe();
+    let (tracked, untracked) = tokio::join!(tracked.run(cancel), untracked.run(cancel));
+    let (tracked, untracked) = (tracked?, untracked?);
     let mut status = Status::default();
-    let mut records = split_nul(&output.stdout);
-    while let Some(record) = records.next() {
-        match record.first() {
-            Some(b'1') => {
-                let fields: Vec<&[u8]> = record.splitn(9, |byte| *byte == b' ').collect();
-                let [_, xy, .., path] = fields.as_slice() else {
-                    return Err(unexpected("short changed-entry record"));
-                };
-                if fields.len() != 9 || xy.len() != 2 {
-                    return Err(unexpected("malformed changed-entry record"));
-                }
-                status.staged |= xy[0] != b'.';
-                match xy[1] {
-                    b'.' => {}
-                    b'D' => status.deleted.push(path.to_vec()),
-                    _ => status.changed.push(path.to_vec()),
-                }
-            }
-            Some(b'2') => {
-                let fields: Vec<&[u8]> = record.splitn(10, |byte| *byte == b' ').collect();
-                let (Some(path), Some(original)) = (fields.get(9), records.next()) else {
-                    return Err(unexpected("short renamed-entry record"));
-                };
-                status.staged = true;
-                status.changed.push(path.to_vec());
-                status.changed.push(original.to_vec());
-            }
-            Some(b'u') => {
-                let fields: Vec<&[u8]> = record.splitn(11, |byte| *byte == b' ').collect();
-                let Some(path) = fields.get(10) else {
-                    return Err(unexpected("short unmerged-entry record"));
-                };
-                status.staged = true;
-                status.changed.push(path.to_vec());
-            }
-            Some(b'?') => {
-                let path = record
-                    .get(2..)
-                    .ok_or_else(|| unexpected("empty untracked record"))?;
-                if path.ends_with(b"/") {
-                    status.untracked_dirs.push(path.to_vec());
-                } else {
-                    status.untracked_files.push(path.to_vec());
-                }
-            }
-            _ => {}
+    let mut records = split_nul(&tracked.stdout);
+    while let Some(letter) = records.next() {
+        let Some(path) = records.next() else {
+            return Err(Error::UnexpectedOutput {
+                command: described,
+                detail: "a status letter without a path".to_owned(),
+            });
+        };
+        // `U` (unmerged), `M`, `T` and `A` (intent to add) all need the working tree's content.
+        if letter == b"D" {
+            status.deleted.push(path.to_vec());
+        } else {
+            status.changed.push(path.to_vec());
+        }
+    }
+    for path in split_nul(&untracked.stdout) {
+        if path.ends_with(b"/") {
+            status.untracked_dirs.push(path.to_vec());
+        } else {
+            status.untracked_files.push(path.to_vec());
         }
     }
     Ok(status)

@@ -2,15 +2,16 @@
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 
-use crate::git::{split_lines, split_nul};
+use crate::git::{GitCommand, Started, split_lines, split_nul};
 use crate::object::FileMode;
-use crate::platform::path_from_git;
-use crate::scan::scan;
+use crate::platform::{Fingerprint, path_from_git};
+use crate::scan::{Scan, scan};
 use crate::store::{Store, alternates, generation_name};
 use crate::{Error, ObjectId, Repository};
 
@@ -151,10 +152,10 @@ pub enum SkipReason {
 /// Takes a snapshot of the working tree below the repository's scope.
 ///
 /// Builds the tree in a temporary index (a copy of the user's, so git's stat cache spares
-/// rehashing unchanged files), refreshes only the paths `git status` reports as changed or
-/// untracked, and writes the tree and a commit with a fixed identity into turnkit's object
-/// store. HEAD, refs, the user's index, stash and config are never changed and no lock of the
-/// user's repository is taken. See the crate documentation for where objects live.
+/// rehashing unchanged files), refreshes only the paths `git diff-files` reports as changed and
+/// those `git ls-files --others` reports as untracked, and writes the tree and a commit with a
+/// fixed identity into turnkit's object store. HEAD, refs, the user's index, stash and config
+/// are never changed and no lock of the user's repository is taken. See the crate documentation for where objects live.
 ///
 /// Fails with [`Error::RefusedDirectory`] for a home directory or filesystem root, and with
 /// [`Error::BudgetExceeded`] past [`SnapshotOptions::time_budget`]; either way nothing is
@@ -232,12 +233,13 @@ async fn build(
     quarantine: &Path,
     cancel: &CancellationToken,
 ) -> Result<Built, Error> {
-    let workspace = tempfile::Builder::new()
-        .prefix("turnkit-snapshot-")
-        .tempdir()
-        .map_err(|error| Error::io(std::env::temp_dir(), error))?;
+    let workspace = Arc::new(
+        tempfile::Builder::new()
+            .prefix("turnkit-snapshot-")
+            .tempdir()
+            .map_err(|error| Error::io(std::env::temp_dir(), error))?,
+    );
     let temp_index = workspace.path().join("index");
-    copy_index(&repo.index_file, &temp_index)?;
 
     let generation_dir = store.generation_dir(generation);
     let generation_alternate: Vec<PathBuf> = if generation_dir.is_dir() {
@@ -245,64 +247,45 @@ async fn build(
     } else {
         Vec::new()
     };
-    let index_env = vec![(
-        OsString::from("GIT_INDEX_FILE"),
-        temp_index.clone().into_os_string(),
-    )];
-    let mut write_env = index_env.clone();
-    write_env.push((
-        "GIT_OBJECT_DIRECTORY".into(),
-        quarantine.as_os_str().to_owned(),
-    ));
-    // The repository's objects are not among the alternates while writing, so every blob and
-    // tree the snapshot makes lands in turnkit's store even when the repository has a copy
-    // that only its index reaches.
-    if !generation_alternate.is_empty() {
-        write_env.push((
-            "GIT_ALTERNATE_OBJECT_DIRECTORIES".into(),
-            alternates(&generation_alternate),
-        ));
-    }
-    let mut full_env = index_env.clone();
-    full_env.push((
-        "GIT_OBJECT_DIRECTORY".into(),
-        quarantine.as_os_str().to_owned(),
-    ));
-    let mut full_alternates = generation_alternate.clone();
-    full_alternates.push(repo.objects_dir.clone());
-    full_env.push((
-        "GIT_ALTERNATE_OBJECT_DIRECTORIES".into(),
-        alternates(&full_alternates),
-    ));
+    let Envs {
+        index: index_env,
+        write: write_env,
+        full: full_env,
+    } = envs(repo, &temp_index, quarantine, &generation_alternate);
 
-    let (head, scan, unmerged) = tokio::join!(
-        repo.head(cancel),
-        scan(repo, options, &index_env, cancel),
-        unmerged_outside_scope(repo, &index_env, cancel),
-    );
-    let (head, scan, unmerged) = (head?, scan?, unmerged?);
+    let flags = ["--add", "--remove", "--replace"];
+    let Scanned {
+        head,
+        scan,
+        unmerged,
+        early,
+    } = scan_beside_copy(
+        repo, options, &workspace, &index_env, &write_env, &flags, cancel,
+    )
+    .await?;
     let mut update = scan.update;
     update.extend(unmerged);
     let paths_read = update.len() + scan.force_remove.len();
 
-    // A sparse index must read trees from the repository to expand; only then are the
-    // repository's objects made visible, and the check below copies what they lend.
-    let mut check_needed = !scan.index_matches_head || !repo.scope.as_os_str().is_empty();
-    let flags = ["--add", "--remove", "--replace"];
+    // Every object the new tree names and HEAD does not reach must end up in turnkit's store.
+    // Only with no HEAD and an empty index is that known without looking: then git wrote every
+    // one of them into the quarantine. Otherwise `diff-tree` against HEAD (which reads only the
+    // trees that differ) finds them and copies what the repository alone holds. A sparse index,
+    // which must read trees from the repository to expand, needs the same.
+    let check_needed = head.is_some() || index_has_entries(&temp_index);
     let mut env = &write_env;
     let first = async {
-        update_index(repo, env, &scan.force_remove, &["--force-remove"], cancel).await?;
-        update_index(repo, env, &update, &flags, cancel).await
+        early.finish(nul_terminated(&update), cancel).await?;
+        update_index(repo, env, &scan.force_remove, &["--force-remove"], cancel).await
     };
     if let Err(error) = first.await {
         if error.is_cancelled() {
             return Err(error);
         }
         env = &full_env;
-        check_needed = true;
         copy_index(&repo.index_file, &temp_index)?;
-        update_index(repo, env, &scan.force_remove, &["--force-remove"], cancel).await?;
         update_index(repo, env, &update, &flags, cancel).await?;
+        update_index(repo, env, &scan.force_remove, &["--force-remove"], cancel).await?;
     }
 
     // Every entry of the index names an object that exists (in turnkit's store or the
@@ -319,19 +302,26 @@ async fn build(
     let base = head
         .clone()
         .unwrap_or_else(|| repo.object_format.empty_tree());
-    if check_needed {
-        keep_unreachable_objects(
-            repo,
-            &base,
-            &tree,
-            quarantine,
-            &generation_alternate,
-            cancel,
-        )
-        .await?;
-    }
-
-    let commit = commit_tree(repo, &full_env, &tree, head.as_ref(), cancel).await?;
+    let keep = async {
+        if check_needed {
+            keep_unreachable_objects(
+                repo,
+                &base,
+                &tree,
+                quarantine,
+                &generation_alternate,
+                &workspace.path().join("no-index"),
+                cancel,
+            )
+            .await
+        } else {
+            Ok(())
+        }
+    };
+    let ((), commit) = tokio::try_join!(
+        keep,
+        commit_tree(repo, &full_env, &tree, head.as_ref(), cancel)
+    )?;
     Ok(Built {
         commit,
         tree,
@@ -339,6 +329,133 @@ async fn build(
         skipped: scan.skipped,
         paths_read,
     })
+}
+
+/// What the scan found, with the `update-index` that waits for its paths.
+struct Scanned {
+    head: Option<ObjectId>,
+    scan: Scan,
+    unmerged: Vec<Vec<u8>>,
+    early: Started,
+}
+
+/// Copies the user's index into the workspace while the scan reads the user's index itself,
+/// and starts the `update-index` that will take the scan's paths.
+///
+/// The scan and the copy saw the same index when its fingerprint is the same before the copy
+/// and after the scan: git replaces an index by renaming a new file over it, never in place.
+/// Otherwise the scan runs again on the copy.
+async fn scan_beside_copy(
+    repo: &Repository,
+    options: &SnapshotOptions,
+    workspace: &Arc<tempfile::TempDir>,
+    index_env: &[(OsString, OsString)],
+    write_env: &[(OsString, OsString)],
+    flags: &[&str],
+    cancel: &CancellationToken,
+) -> Result<Scanned, Error> {
+    let temp_index = workspace.path().join("index");
+    let before = fingerprint(&repo.index_file);
+    let copying = {
+        let (from, to) = (repo.index_file.clone(), temp_index.clone());
+        // Keeps the workspace until the copy ends, even if this future is dropped first.
+        let workspace = Arc::clone(workspace);
+        tokio::task::spawn_blocking(move || {
+            let result = copy_index(&from, &to);
+            drop(workspace);
+            result
+        })
+    };
+    // Started once the copy is made, so that it reads the temporary index while the scan runs
+    // and only hashes and writes once the paths are known. Dropped on an early return, it is
+    // killed before it writes anything.
+    let early = async {
+        copying
+            .await
+            .map_err(|error| Error::io(&temp_index, std::io::Error::other(error)))??;
+        update_index_command(repo, write_env, flags).start()
+    };
+    let user_env = [(
+        OsString::from("GIT_INDEX_FILE"),
+        repo.index_file.as_os_str().to_owned(),
+    )];
+    let (head, scanned, unmerged, early) = tokio::join!(
+        repo.head(cancel),
+        scan(repo, options, &user_env, cancel),
+        unmerged_outside_scope(repo, &user_env, cancel),
+        early,
+    );
+    let (head, mut scanned, mut unmerged, early) = (head?, scanned?, unmerged?, early?);
+    if fingerprint(&repo.index_file) != before {
+        (scanned, unmerged) = tokio::try_join!(
+            scan(repo, options, index_env, cancel),
+            unmerged_outside_scope(repo, index_env, cancel),
+        )?;
+    }
+    Ok(Scanned {
+        head,
+        scan: scanned,
+        unmerged,
+        early,
+    })
+}
+
+fn fingerprint(path: &Path) -> Option<Fingerprint> {
+    std::fs::metadata(path)
+        .ok()
+        .map(|metadata| Fingerprint::of(&metadata))
+}
+
+/// The environments of a snapshot's git children.
+struct Envs {
+    /// Reading the temporary index.
+    index: Vec<(OsString, OsString)>,
+    /// Writing objects into the quarantine, seeing only turnkit's store.
+    write: Vec<(OsString, OsString)>,
+    /// Writing objects into the quarantine, seeing the repository's objects too.
+    full: Vec<(OsString, OsString)>,
+}
+
+fn envs(
+    repo: &Repository,
+    temp_index: &Path,
+    quarantine: &Path,
+    generation_alternate: &[PathBuf],
+) -> Envs {
+    let index_env = vec![(
+        OsString::from("GIT_INDEX_FILE"),
+        temp_index.as_os_str().to_owned(),
+    )];
+    let mut write_env = index_env.clone();
+    write_env.push((
+        "GIT_OBJECT_DIRECTORY".into(),
+        quarantine.as_os_str().to_owned(),
+    ));
+    // The repository's objects are not among the alternates while writing, so every blob and
+    // tree the snapshot makes lands in turnkit's store even when the repository has a copy
+    // that only its index reaches.
+    if !generation_alternate.is_empty() {
+        write_env.push((
+            "GIT_ALTERNATE_OBJECT_DIRECTORIES".into(),
+            alternates(generation_alternate),
+        ));
+    }
+    let mut full_env = index_env.clone();
+    full_env.push((
+        "GIT_OBJECT_DIRECTORY".into(),
+        quarantine.as_os_str().to_owned(),
+    ));
+    let mut full_alternates = generation_alternate.to_vec();
+    full_alternates.push(repo.objects_dir.clone());
+    full_env.push((
+        "GIT_ALTERNATE_OBJECT_DIRECTORIES".into(),
+        alternates(&full_alternates),
+    ));
+    Envs {
+        index: index_env,
+        write: write_env,
+        full: full_env,
+    }
 }
 
 /// Refreshes `paths` in the temporary index with `update-index`.
@@ -352,11 +469,19 @@ async fn update_index(
     if paths.is_empty() {
         return Ok(());
     }
-    let mut input = Vec::new();
-    for path in paths {
-        input.extend_from_slice(path);
-        input.push(0);
-    }
+    update_index_command(repo, write_env, flags)
+        .stdin(nul_terminated(paths))
+        .run(cancel)
+        .await?;
+    Ok(())
+}
+
+/// `update-index` on the temporary index, reading NUL-terminated paths from stdin.
+fn update_index_command(
+    repo: &Repository,
+    write_env: &[(OsString, OsString)],
+    flags: &[&str],
+) -> GitCommand {
     // A split index would write a shared index file into the user's git directory; refusing
     // the safecrlf check only stops git from failing, the conversion itself is unchanged.
     repo.git()
@@ -366,10 +491,15 @@ async fn update_index(
         .args(["update-index", "-z"])
         .args(flags)
         .arg("--stdin")
-        .stdin(input)
-        .run(cancel)
-        .await?;
-    Ok(())
+}
+
+fn nul_terminated(paths: &[Vec<u8>]) -> Vec<u8> {
+    let mut input = Vec::with_capacity(paths.iter().map(|path| path.len() + 1).sum());
+    for path in paths {
+        input.extend_from_slice(path);
+        input.push(0);
+    }
+    input
 }
 
 /// Writes the snapshot's commit with the fixed identity, unsigned, on top of HEAD if any.
@@ -448,6 +578,16 @@ fn copy_index(from: &Path, to: &Path) -> Result<(), Error> {
     Ok(())
 }
 
+/// Whether the index file at `path` holds any entry (its header counts them).
+fn index_has_entries(path: &Path) -> bool {
+    use std::io::Read;
+    let mut header = [0_u8; 12];
+    match std::fs::File::open(path).and_then(|mut file| file.read_exact(&mut header)) {
+        Ok(()) => header[8..12] != [0, 0, 0, 0],
+        Err(error) => error.kind() != std::io::ErrorKind::NotFound,
+    }
+}
+
 /// Unmerged paths outside the scope, which `write-tree` would otherwise refuse.
 async fn unmerged_outside_scope(
     repo: &Repository,
@@ -485,6 +625,7 @@ async fn keep_unreachable_objects(
     tree: &ObjectId,
     quarantine: &Path,
     generation: &[PathBuf],
+    no_index: &Path,
     cancel: &CancellationToken,
 ) -> Result<(), Error> {
     let mut readable = vec![quarantine.to_path_buf()];
@@ -494,6 +635,9 @@ async fn keep_unreachable_objects(
     let output = repo
         .git()
         .env(read_env.0, &read_env.1)
+        // `diff-tree` loads the index (for attributes, which raw output never uses): a file
+        // that does not exist spares reading the user's whole index.
+        .env("GIT_INDEX_FILE", no_index)
         .args(["diff-tree", "-r", "-t", "-z", "--no-renames", "--raw"])
         .args([base.as_str(), tree.as_str()])
         .run(cancel)

@@ -528,3 +528,29 @@ async fn a_blob_only_the_users_garbage_holds_is_copied_into_the_snapshot() {
         missing_objects(&test, &snap)
     );
 }
+
+#[tokio::test]
+async fn intent_to_add_entries_are_recorded_and_left_intent_to_add() {
+    let test = TestRepo::new();
+    test.write("a.txt", "committed\n");
+    test.commit_all("initial");
+    test.write("planned.txt", "planned\n");
+    test.write("planned-then-deleted.txt", "gone soon\n");
+    test.git(&["add", "-N", "planned.txt", "planned-then-deleted.txt"]);
+    std::fs::remove_file(test.path("planned-then-deleted.txt")).unwrap();
+    let repo = test.open().await;
+    let state = test.state();
+
+    let snap = test.snapshot(&repo).await;
+    assert_eq!(tree_paths(&test, &snap), ["a.txt", "planned.txt"]);
+    assert_eq!(snap.paths_read, 2);
+    assert_eq!(
+        test.state(),
+        state,
+        "the index keeps both intent-to-add entries"
+    );
+    assert_eq!(
+        test.git(&["diff", "--name-only"]),
+        "planned-then-deleted.txt\nplanned.txt\n"
+    );
+}
