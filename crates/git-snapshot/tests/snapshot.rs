@@ -12,20 +12,21 @@ use turnkit_git_snapshot::{
     plan_undo, prune, snapshot,
 };
 
+/// The object directories of turnkit's snapshot store, one per day.
+fn snapshot_generations(test: &TestRepo) -> Vec<String> {
+    let store = test.git_dir().join("turnkit/objects");
+    std::fs::read_dir(&store)
+        .expect("the snapshot store exists")
+        .map(|entry| {
+            let path = entry.expect("a store entry").path();
+            path.to_str().expect("a UTF-8 temp path").to_owned()
+        })
+        .collect()
+}
+
 /// The objects a snapshot reaches that no object store can provide.
 fn missing_objects(test: &TestRepo, snapshot: &Snapshot) -> Vec<String> {
-    let store = test.git_dir().join("turnkit/objects");
-    let generations: Vec<String> = std::fs::read_dir(&store)
-        .expect("fixture step")
-        .map(|entry| {
-            entry
-                .expect("fixture step")
-                .path()
-                .to_str()
-                .expect("fixture step")
-                .to_owned()
-        })
-        .collect();
+    let generations = snapshot_generations(test);
     let mut command = test.command_in(
         &test.work,
         &[
@@ -51,18 +52,7 @@ fn missing_objects(test: &TestRepo, snapshot: &Snapshot) -> Vec<String> {
 }
 
 fn tree_paths(test: &TestRepo, snapshot: &Snapshot) -> Vec<String> {
-    let store = test.git_dir().join("turnkit/objects");
-    let generations: Vec<String> = std::fs::read_dir(&store)
-        .expect("fixture step")
-        .map(|entry| {
-            entry
-                .expect("fixture step")
-                .path()
-                .to_str()
-                .expect("fixture step")
-                .to_owned()
-        })
-        .collect();
+    let generations = snapshot_generations(test);
     let mut command = test.command_in(
         &test.work,
         &["ls-tree", "-r", "--name-only", snapshot.tree.as_str()],

@@ -97,18 +97,7 @@ impl EventSink {
             if state.tx.is_none() {
                 return;
             }
-            let event = Event {
-                id: id.to_owned(),
-                seq: state.next_seq,
-                msg,
-            };
-            state.next_seq += 1;
-            if let Some(rollout) = &self.rollout {
-                rollout.append(&RolloutRecord::Event {
-                    event: event.clone(),
-                });
-            }
-            event
+            self.stamp_locked(&mut state, id, msg)
         };
         before_delivery.await;
         let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
@@ -124,9 +113,18 @@ impl EventSink {
     }
 
     fn send_locked(&self, state: &mut SinkState, id: &str, msg: EventMsg) {
-        let Some(tx) = &state.tx else {
+        if state.tx.is_none() {
             return;
-        };
+        }
+        let event = self.stamp_locked(state, id, msg);
+        if let Some(tx) = &state.tx {
+            // A client that dropped its receiver no longer wants events; that is not an error.
+            let _ = tx.send(event);
+        }
+    }
+
+    /// Gives the event the next `seq` and journals it; the caller decides when to deliver it.
+    fn stamp_locked(&self, state: &mut SinkState, id: &str, msg: EventMsg) -> Event {
         let event = Event {
             id: id.to_owned(),
             seq: state.next_seq,
@@ -138,7 +136,6 @@ impl EventSink {
                 event: event.clone(),
             });
         }
-        // A client that dropped its receiver no longer wants events; that is not an error.
-        let _ = tx.send(event);
+        event
     }
 }
