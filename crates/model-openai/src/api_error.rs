@@ -131,8 +131,8 @@ pub(crate) fn classify_http_error(
         401 | 403 => ModelError::Unauthorized { status, message },
         429 if code == Some("insufficient_quota") => ModelError::QuotaExceeded { message },
         429 => ModelError::RateLimited {
+            retry_after: retry_after.or_else(|| retry_delay_in_message(&message)),
             message,
-            retry_after,
         },
         408 | 500..=599 => ModelError::Server {
             status,
@@ -160,6 +160,13 @@ pub(crate) fn classify_stream_error(parts: ApiErrorParts) -> ModelError {
     }
     if code.as_deref() == Some("insufficient_quota") {
         return ModelError::QuotaExceeded { message };
+    }
+    if is_rate_limit(code.as_deref(), error_type.as_deref(), &message) {
+        // The same condition as an HTTP 429, so the same variant and the same retry delay.
+        return ModelError::RateLimited {
+            retry_after: retry_delay_in_message(&message),
+            message,
+        };
     }
     let request_was_wrong = code
         .as_deref()
@@ -192,6 +199,56 @@ fn is_context_window_exceeded(code: Option<&str>, error_type: Option<&str>, mess
     ]
     .iter()
     .any(|phrase| message.contains(phrase))
+}
+
+/// Whether a stream error reports a rate limit: by its code or type, or, on servers that
+/// give neither, in words.
+fn is_rate_limit(code: Option<&str>, error_type: Option<&str>, message: &str) -> bool {
+    let named = |value: Option<&str>| {
+        value.is_some_and(|value| {
+            matches!(
+                value,
+                "rate_limit_exceeded" | "rate_limit_error" | "rate_limited" | "429"
+            )
+        })
+    };
+    named(code) || named(error_type) || message.to_ascii_lowercase().contains("rate limit")
+}
+
+/// The delay a server's message asks for, as OpenAI words it: "Please try again in 3.004s",
+/// "try again in 250ms", "try again in 1m30s" or "try again in 20 seconds".
+pub(crate) fn retry_delay_in_message(message: &str) -> Option<Duration> {
+    const PHRASE: &str = "try again in ";
+    let lower = message.to_ascii_lowercase();
+    let start = lower.find(PHRASE)? + PHRASE.len();
+    let mut rest = lower[start..].trim_start();
+    let mut total = 0.0_f64;
+    let mut parts = 0;
+    loop {
+        let number_len = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(rest.len());
+        let Ok(value) = rest[..number_len].parse::<f64>() else {
+            break;
+        };
+        let after_number = rest[number_len..].trim_start();
+        let unit_len = after_number
+            .find(|c: char| !c.is_ascii_alphabetic())
+            .unwrap_or(after_number.len());
+        let scale = match &after_number[..unit_len] {
+            "ms" | "millisecond" | "milliseconds" => 0.001,
+            "s" | "sec" | "secs" | "second" | "seconds" => 1.0,
+            "m" | "min" | "mins" | "minute" | "minutes" => 60.0,
+            "h" | "hour" | "hours" => 3_600.0,
+            _ => break,
+        };
+        total += value * scale;
+        parts += 1;
+        rest = after_number[unit_len..].trim_start();
+    }
+    // Whole milliseconds: "3.004s" is 3004 ms, not the float nearest to it.
+    (parts > 0 && total.is_finite())
+        .then(|| Duration::from_millis((total * 1_000.0).round() as u64))
 }
 
 /// How long the server asked to wait: `retry-after-ms`, or `Retry-After` in seconds.
@@ -286,5 +343,36 @@ pub(crate) fn redact(error: ModelError, secret: Option<&str>) -> ModelError {
             retryable,
         },
         other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::retry_delay_in_message;
+
+    #[test]
+    fn retry_delays_are_read_in_every_wording_servers_use() {
+        let cases = [
+            (
+                "Rate limit reached for gpt-4.1. Please try again in 3.004s. Visit https://x",
+                Some(3_004),
+            ),
+            ("Please try again in 250ms.", Some(250)),
+            ("please Try Again In 1m30.5s", Some(90_500)),
+            ("try again in 20 seconds", Some(20_000)),
+            ("try again in 2 minutes", Some(120_000)),
+            ("try again later", None),
+            ("Rate limit reached.", None),
+            ("try again in s", None),
+        ];
+        for (message, millis) in cases {
+            assert_eq!(
+                retry_delay_in_message(message),
+                millis.map(Duration::from_millis),
+                "{message}"
+            );
+        }
     }
 }

@@ -1,10 +1,10 @@
-//! A turnkit [`ModelClient`](turnkit_model::ModelClient) for OpenAI and the many servers that
+//! A turnkit [`ModelClient`] for OpenAI and the many servers that
 //! speak its API: Ollama, vLLM, llama.cpp's server, LM Studio, OpenRouter.
 //!
-//! [`OpenAiClient`] sends a [`Prompt`](turnkit_model::Prompt) to the Responses API
+//! [`OpenAiClient`] sends a [`Prompt`] to the Responses API
 //! (`POST {base}/responses`) or to Chat Completions (`POST {base}/chat/completions`), as
 //! [`WireApi`] selects, always streaming, and maps both to the same
-//! [`ResponseEvent`](turnkit_model::ResponseEvent)s. It is configured by an [`OpenAiConfig`]
+//! [`ResponseEvent`]s. It is configured by an [`OpenAiConfig`]
 //! built in code or read from the environment; the [`ApiKey`] never appears in logs, errors,
 //! events or `Debug` output.
 //!
@@ -17,12 +17,15 @@
 //!
 //! [`decode_sse`] is the body decoder on its own, over any stream of bytes.
 //!
+//! This crate is the only dependency a client needs (besides a tokio runtime): the model
+//! interface it implements ([`ModelClient`], [`Prompt`], [`ResponseEvent`], [`ModelError`], …),
+//! the history types a prompt holds, [`CancellationToken`] and [`StreamExt`] are re-exported.
+//!
 //! ```no_run
-//! use futures_util::StreamExt;
-//! use tokio_util::sync::CancellationToken;
-//! use turnkit_model::{ModelClient, Prompt, ResponseEvent};
-//! use turnkit_model_openai::{OpenAiClient, OpenAiConfig, WireApi};
-//! use turnkit_protocol::ResponseItem;
+//! use turnkit_model_openai::{
+//!     CancellationToken, ModelClient, OpenAiClient, OpenAiConfig, Prompt, ResponseEvent,
+//!     ResponseItem, StreamExt, WireApi,
+//! };
 //!
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 //! // A local Ollama server; no key needed.
@@ -54,3 +57,8 @@ pub use config::{ApiKey, DEFAULT_BASE_URL, OpenAiConfig, RetryPolicy, WireApi};
 pub use decode::decode_sse;
 pub use error::Error;
 pub use known_models::known_model_info;
+
+pub use turnkit_model::{
+    CancellationToken, ContentItem, ErrorKind, ModelClient, ModelError, ModelInfo, Prompt,
+    ResponseEvent, ResponseItem, ResponseStream, Role, StreamExt, TokenUsage, ToolSpec,
+};

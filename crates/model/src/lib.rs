@@ -1,7 +1,7 @@
 //! The language-model interface of turnkit: one trait, its streamed events, and a scripted model.
 //!
 //! A task builds a [`Prompt`] (instructions, the model-visible history as
-//! [`ResponseItem`](turnkit_protocol::ResponseItem)s, tools as [`ToolSpec`]s, an optional
+//! [`ResponseItem`]s, tools as [`ToolSpec`]s, an optional
 //! output schema) and asks a [`ModelClient`] for a [`ResponseStream`] of [`ResponseEvent`]s:
 //! `Created`, text and reasoning deltas, finished output items, and `Completed` with
 //! [`TokenUsage`]. Failures are [`Error`]s whose [`ErrorKind`] says whether a retry can help;
@@ -16,11 +16,15 @@
 //! This crate knows nothing of sessions or HTTP; `turnkit-model-openai` implements the trait
 //! for OpenAI-compatible servers.
 //!
+//! One dependency is enough to use it: the protocol types its signatures name
+//! ([`ResponseItem`], [`ContentItem`], [`Role`], [`ToolSpec`]), the [`CancellationToken`] a
+//! request takes, and [`StreamExt`] to read a [`ResponseStream`] are re-exported here.
+//!
 //! ```
-//! use futures_util::StreamExt;
-//! use tokio_util::sync::CancellationToken;
-//! use turnkit_model::{ModelClient, Prompt, ResponseEvent, ScriptedModel, ScriptedTurn};
-//! use turnkit_protocol::ResponseItem;
+//! use turnkit_model::{
+//!     CancellationToken, ModelClient, Prompt, ResponseEvent, ResponseItem, ScriptedModel,
+//!     ScriptedTurn, StreamExt,
+//! };
 //!
 //! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
 //! let model = ScriptedModel::new([ScriptedTurn::new().message_in_deltas(["Hel", "lo"])]);
@@ -50,13 +54,17 @@ mod tokens;
 pub use client::{ModelClient, ModelInfo};
 pub use error::{BoxError, Error, ErrorKind};
 pub use event::{ResponseEvent, ResponseStream, TokenUsage};
-pub use prompt::{Prompt, ToolSpec};
+pub use prompt::Prompt;
 pub use script::{Script, ScriptStep, ScriptedTurn};
 pub use scripted::{Gate, ScriptedModel};
 pub use tokens::{
     BYTES_PER_TOKEN, IMAGE_TOKENS, ITEM_OVERHEAD_TOKENS, estimate_item_tokens,
     estimate_text_tokens, estimate_tokens,
 };
+
+pub use futures_util::StreamExt;
+pub use tokio_util::sync::CancellationToken;
+pub use turnkit_protocol::{ContentItem, ResponseItem, Role, ToolSpec};
 
 /// Another name for [`Error`], for code that imports several crates' errors.
 pub type ModelError = Error;

@@ -1,7 +1,7 @@
-//! What a model is asked: [`Prompt`] and the tools it may call, [`ToolSpec`].
+//! What a model is asked: [`Prompt`], with the tools it may call as [`ToolSpec`]s.
 
 use serde::{Deserialize, Serialize};
-use turnkit_protocol::ResponseItem;
+use turnkit_protocol::{ResponseItem, ToolSpec};
 
 use crate::tokens::{estimate_item_tokens, estimate_text_tokens};
 
@@ -53,36 +53,5 @@ impl Prompt {
             .sum();
         let input: u64 = self.model_visible_input().map(estimate_item_tokens).sum();
         estimate_text_tokens(&self.instructions) + tools + input
-    }
-}
-
-/// A function the model may call, described by a JSON schema of its arguments.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct ToolSpec {
-    /// The name the model calls it by.
-    pub name: String,
-    /// What it does, for the model.
-    #[serde(default)]
-    pub description: String,
-    /// A JSON schema of its arguments (an `object` schema).
-    pub parameters: serde_json::Value,
-    /// Whether the server must hold the model's arguments to the schema exactly.
-    #[serde(default)]
-    pub strict: bool,
-}
-
-impl ToolSpec {
-    /// A non-strict function tool.
-    pub fn function(
-        name: impl Into<String>,
-        description: impl Into<String>,
-        parameters: serde_json::Value,
-    ) -> Self {
-        ToolSpec {
-            name: name.into(),
-            description: description.into(),
-            parameters,
-            strict: false,
-        }
     }
 }

@@ -41,6 +41,7 @@ mod history;
 mod review;
 mod submission;
 mod task_kind;
+mod tool;
 mod undo;
 
 pub use approval::{ApprovalOrigin, ReviewDecision};
@@ -50,4 +51,5 @@ pub use history::{ContentItem, ResponseItem, Role};
 pub use review::ReviewRequest;
 pub use submission::{Op, Submission, UserInput};
 pub use task_kind::TaskKind;
+pub use tool::ToolSpec;
 pub use undo::UndoCompleted;
