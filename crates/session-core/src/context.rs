@@ -9,11 +9,11 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::AbortOnDropHandle;
 use turnkit_protocol::{EventMsg, ResponseItem, ReviewDecision, TaskKind, UserInput};
 
-use crate::ApprovalRequest;
 use crate::approvals::Registered;
 use crate::events::TaskGate;
 use crate::rollout::RolloutRecord;
 use crate::state::{Auxiliary, Shared, lock};
+use crate::{ApprovalRequest, ToolRegistry};
 
 /// A running task's view of its session: events, history, approvals, input and services.
 pub struct TaskContext {
@@ -86,6 +86,11 @@ impl TaskContext {
     /// A clone of the session's service of type `T`, if it has one.
     pub fn service<T: Clone + Send + Sync + 'static>(&self) -> Option<T> {
         self.shared.services.get::<T>()
+    }
+
+    /// The session's tools, in the order a prompt lists them.
+    pub fn tools(&self) -> &ToolRegistry {
+        &self.shared.tools
     }
 
     /// A copy of the session's history.

@@ -8,6 +8,14 @@ pub enum Error {
     /// The session has shut down and takes no more submissions.
     #[error("the session has shut down; start a new session to submit more work")]
     ShutDown,
+    /// A tool was asked for by name (a sub-session's subset) and the session has none by that name.
+    #[error("no tool is named `{name}`; the session's tools are: {available}")]
+    UnknownTool {
+        /// The name asked for.
+        name: String,
+        /// The names of the tools there are.
+        available: String,
+    },
     /// The rollout file to resume from does not exist.
     #[error("no rollout at {path}: check the path, or start a new session instead of resuming")]
     RolloutMissing {

@@ -77,6 +77,7 @@ mod session;
 mod snapshots;
 mod state;
 mod task;
+mod tool;
 
 pub use approvals::ApprovalRequest;
 pub use context::TaskContext;
@@ -88,3 +89,4 @@ pub use session::{Session, SessionBuilder, SessionHandle};
 pub use snapshots::TurnSnapshots;
 pub use task::{SessionTask, TaskError, TaskResult};
 pub use tokio_util::sync::CancellationToken;
+pub use tool::{Tool, ToolOutput, ToolRegistry, parse_arguments};

@@ -17,7 +17,9 @@ use crate::approvals::ApprovalBroker;
 use crate::events::{EventSink, TaskGate};
 use crate::rollout::{self, ROLLOUT_VERSION, RolloutRecord, RolloutWriter};
 use crate::state::{Origin, Shared, State};
-use crate::{DEFAULT_GRACE_PERIOD, Error, Services, SessionTask, TaskRegistration};
+use crate::{
+    DEFAULT_GRACE_PERIOD, Error, Services, SessionTask, TaskRegistration, Tool, ToolRegistry,
+};
 
 /// How long a task's `abort` hook may run before the session stops waiting for it.
 const DEFAULT_ABORT_HOOK_TIMEOUT: Duration = Duration::from_secs(5);
@@ -34,6 +36,7 @@ pub struct SessionBuilder {
     cwd: Option<PathBuf>,
     registrations: Vec<TaskRegistration>,
     services: Services,
+    tools: ToolRegistry,
     rollout: RolloutMode,
     default_grace: Duration,
     abort_hook_timeout: Duration,
@@ -46,6 +49,7 @@ impl Default for SessionBuilder {
             cwd: None,
             registrations: Vec::new(),
             services: Services::new(),
+            tools: ToolRegistry::new(),
             rollout: RolloutMode::InMemory,
             default_grace: DEFAULT_GRACE_PERIOD,
             abort_hook_timeout: DEFAULT_ABORT_HOOK_TIMEOUT,
@@ -82,6 +86,13 @@ impl SessionBuilder {
     /// Offers a service to every task, found by its type with `TaskContext::service`.
     pub fn service<T: Clone + Send + Sync + 'static>(mut self, value: T) -> Self {
         self.services.insert(value);
+        self
+    }
+
+    /// Offers a tool to the model in every turn; a later tool of the same name replaces an
+    /// earlier one in its place, so the order a model sees is the order of first registration.
+    pub fn tool(mut self, tool: impl Tool) -> Self {
+        self.tools.register(tool);
         self
     }
 
@@ -156,6 +167,7 @@ impl SessionBuilder {
             session_id: session_id.clone(),
             cwd,
             services: self.services,
+            tools: self.tools,
             registry,
             sink: EventSink::new(next_seq, tx, rollout),
             approvals: ApprovalBroker::default(),

@@ -17,13 +17,14 @@ use crate::approvals::ApprovalBroker;
 use crate::driver::{self, TurnStart};
 use crate::events::{EventSink, TaskGate};
 use crate::rollout::RolloutRecord;
-use crate::{Services, SessionTask, TaskContext, TaskRegistration};
+use crate::{Services, SessionTask, TaskContext, TaskRegistration, ToolRegistry};
 
 /// Everything a session's drivers, contexts and handles share.
 pub(crate) struct Shared {
     pub(crate) session_id: String,
     pub(crate) cwd: PathBuf,
     pub(crate) services: Services,
+    pub(crate) tools: ToolRegistry,
     pub(crate) registry: HashMap<TaskKind, TaskRegistration>,
     pub(crate) sink: EventSink,
     pub(crate) approvals: ApprovalBroker,
