@@ -1,0 +1,3 @@
+//! Placeholder; the patch benchmark follows.
+
+fn main() {}
