@@ -2,8 +2,8 @@
 //! then writing it, each file through a temporary file and a rename.
 
 use std::collections::HashMap;
-use std::fs;
 use std::fmt::Write as _;
+use std::fs;
 use std::io::{self, Write as _};
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
