@@ -44,7 +44,8 @@ impl CommandSafety {
 /// shell unless it is one: `["bash", "-lc", "ls && git status"]` is classified by its script.
 pub fn classify_command(argv: &[String]) -> CommandSafety {
     let words: Vec<&str> = argv.iter().map(String::as_str).collect();
-    verdict(check_argv(&words, 0))
+    // No shell runs it, so nothing is expanded: `*` is a plain character.
+    verdict(check_argv(&words, false, 0))
 }
 
 /// Classifies a shell script, as `bash -c` would run it.
@@ -122,8 +123,9 @@ fn check_pipeline(pipeline: &ast::Pipeline, options: &ParserOptions, depth: usiz
                 }
             }
         }
+        let globbed = words.iter().any(|word| word.unquoted_glob);
         let words: Vec<&str> = words.iter().map(|word| word.text.as_str()).collect();
-        check_argv(&words, depth)?;
+        check_argv(&words, globbed, depth)?;
     }
     Ok(())
 }
@@ -131,6 +133,8 @@ fn check_pipeline(pipeline: &ast::Pipeline, options: &ParserOptions, depth: usiz
 /// A word whose value is known without running anything.
 struct StaticWord {
     text: String,
+    /// Whether an unquoted `*`, `?` or `[` makes the shell expand it to file names.
+    unquoted_glob: bool,
 }
 
 /// The word's value, when it has no expansion that runs code or depends on the environment.
@@ -138,10 +142,17 @@ fn static_word(raw: &str, options: &ParserOptions) -> Result<StaticWord, String>
     let pieces = word::parse(raw, options)
         .map_err(|error| format!("the word `{raw}` could not be parsed ({error})"))?;
     let mut text = String::new();
+    let mut unquoted_glob = false;
     for piece in pieces {
+        if let WordPiece::Text(part) = &piece.piece {
+            unquoted_glob |= part.contains(['*', '?', '[']);
+        }
         push_static(&piece.piece, &mut text)?;
     }
-    Ok(StaticWord { text })
+    Ok(StaticWord {
+        text,
+        unquoted_glob,
+    })
 }
 
 fn push_static(piece: &WordPiece, text: &mut String) -> Check {
@@ -215,7 +226,10 @@ fn to_dev_null(raw: &str, options: &ParserOptions) -> Check {
 }
 
 /// Checks one command's words: the program and its arguments, after quoting is removed.
-fn check_argv(words: &[&str], depth: usize) -> Check {
+///
+/// `globbed` says whether the shell expands a pattern among them to file names, which could
+/// put any option (a file named `-delete`) into the arguments.
+fn check_argv(words: &[&str], globbed: bool, depth: usize) -> Check {
     let Some((&program, arguments)) = words.split_first() else {
         return Err("the command is empty".to_owned());
     };
@@ -223,43 +237,47 @@ fn check_argv(words: &[&str], depth: usize) -> Check {
     if let Some(script) = shell_script(name, arguments) {
         return check_script(script, depth + 1);
     }
-    let has_glob = || {
-        arguments
-            .iter()
-            .any(|argument| argument.contains(['*', '?', '[']))
-    };
+    let checks_options = matches!(
+        name,
+        "date" | "sort" | "tree" | "find" | "rg" | "sed" | "git" | "uniq"
+    );
+    if globbed && checks_options {
+        return Err(format!(
+            "`{name}` with an unquoted pattern could receive any option (a file may be named like one)"
+        ));
+    }
     match name {
         "cat" | "cd" | "echo" | "false" | "grep" | "egrep" | "fgrep" | "head" | "ls" | "nl"
         | "pwd" | "tail" | "true" | "wc" | "which" | "whoami" | "basename" | "dirname"
         | "realpath" | "readlink" | "stat" | "du" | "df" | "cut" | "tr" | "cmp" | "diff"
         | "printf" | "id" | "uname" | "type" | "test" | "[" | "seq" | "rev" | "column"
         | "expand" | "fold" | "md5sum" | "sha1sum" | "sha256sum" => Ok(()),
+        // `uniq IN OUT` writes OUT.
+        "uniq"
+            if arguments
+                .iter()
+                .filter(|argument| !argument.starts_with('-'))
+                .count()
+                <= 1 =>
+        {
+            Ok(())
+        }
         "date" => refuse_options(name, arguments, &["-s", "--set"]),
         "sort" => refuse_options(name, arguments, &["-o", "--output", "--compress-program"]),
         "tree" => refuse_options(name, arguments, &["-o", "--fromfile"]),
-        "find" => {
-            if has_glob() {
-                return Err("`find` with an unquoted pattern could receive any option".to_owned());
-            }
-            refuse_options(
-                name,
-                arguments,
-                &[
-                    "-exec", "-execdir", "-ok", "-okdir", "-delete", "-fls", "-fprint", "-fprint0",
-                    "-fprintf",
-                ],
-            )
-        }
-        "rg" => {
-            if has_glob() {
-                return Err("`rg` with an unquoted pattern could receive any option".to_owned());
-            }
-            refuse_options(
-                name,
-                arguments,
-                &["--pre", "--hostname-bin", "--search-zip", "-z"],
-            )
-        }
+        "find" => refuse_options(
+            name,
+            arguments,
+            &[
+                "-exec", "-execdir", "-ok", "-okdir", "-delete", "-fls", "-fprint", "-fprint0",
+                "-fprintf",
+            ],
+        ),
+        "rg" => refuse_options(
+            name,
+            arguments,
+            &["--pre", "--hostname-bin", "--search-zip", "-z"],
+        ),
         "sed" => check_sed(arguments),
         "git" => check_git(arguments),
         _ => Err(format!("`{name}` is not a known read-only command")),
