@@ -7,14 +7,20 @@ use turnkit_tasks_regular::{ModelOutputLimits, format_exec_output};
 
 #[tokio::test]
 async fn a_short_run_is_shown_whole_with_its_exit_code() {
-    let output = run(CommandSpec::shell("echo hello; exit 3"), CancellationToken::new())
-        .await
-        .expect("the shell runs");
+    let output = run(
+        CommandSpec::shell("echo hello; exit 3"),
+        CancellationToken::new(),
+    )
+    .await
+    .expect("the shell runs");
 
     let shown = format_exec_output(&output, ModelOutputLimits::default());
 
     let (wall_time, rest) = shown.split_once('\n').expect("two lines at least");
-    assert!(wall_time.starts_with("Wall time: ") && wall_time.ends_with(" seconds"), "{shown}");
+    assert!(
+        wall_time.starts_with("Wall time: ") && wall_time.ends_with(" seconds"),
+        "{shown}"
+    );
     assert_eq!(rest, "Exit code: 3\nOutput:\nhello\n");
 }
 
