@@ -207,12 +207,11 @@ impl ToolRegistry {
     /// Adds a shared tool, replacing one of the same name in its place.
     pub fn register_shared(&mut self, tool: Arc<dyn Tool>) {
         let name = tool.spec().name;
-        match self.index.get(&name) {
-            Some(&position) => self.tools[position].1 = tool,
-            None => {
-                self.index.insert(name.clone(), self.tools.len());
-                self.tools.push((name, tool));
-            }
+        if let Some(&position) = self.index.get(&name) {
+            self.tools[position].1 = tool;
+        } else {
+            self.index.insert(name.clone(), self.tools.len());
+            self.tools.push((name, tool));
         }
     }
 
@@ -310,14 +309,13 @@ impl ToolRegistry {
         };
         let call = tool.call(ctx, call_id, arguments, cancellation_token);
         // A tool's bug must not end the turn: the model is told the call failed and goes on.
-        match AssertUnwindSafe(call).catch_unwind().await {
-            Ok(output) => output,
-            Err(_) => {
-                tracing::error!(tool = name, call_id, "tool panicked");
-                ToolOutput::failure(format!(
-                    "the tool `{name}` failed unexpectedly (it panicked); do not retry the same call"
-                ))
-            }
+        if let Ok(output) = AssertUnwindSafe(call).catch_unwind().await {
+            output
+        } else {
+            tracing::error!(tool = name, call_id, "tool panicked");
+            ToolOutput::failure(format!(
+                "the tool `{name}` failed unexpectedly (it panicked); do not retry the same call"
+            ))
         }
     }
 

@@ -83,7 +83,7 @@ fn case() -> impl Strategy<Value = Case> {
 }
 
 fn text(lines: &[String]) -> String {
-    lines.iter().map(|line| format!("{line}\n")).collect()
+    lines.iter().map(|line| line.clone() + "\n").collect()
 }
 
 /// What a case starts from, what it should end with, and the patch between them.
@@ -183,7 +183,7 @@ fn build(case: &Case) -> Built {
         for word in words {
             let _ = writeln!(patch, "+{word}");
         }
-        after.insert(name, words.iter().map(|word| format!("{word}\n")).collect());
+        after.insert(name, text(words));
     }
     patch.push_str("*** End Patch\n");
     Built {
@@ -258,7 +258,8 @@ proptest! {
             .lines()
             .enumerate()
             .map(|(index, text)| if index == *line { format!("{text}Z\n") } else { format!("{text}\n") })
-            .collect();
+            .collect::<Vec<_>>()
+            .concat();
         let dir = tempfile::tempdir().expect("a temp dir");
         lay_out(dir.path(), &built.before);
 
