@@ -86,30 +86,21 @@ impl Root {
                     });
                 }
             };
-            if metadata.file_type().is_symlink() {
-                return Err(Error::PathRefused {
-                    path: raw.to_path_buf(),
-                    reason: format!(
-                        "`{}` is a symlink, and a patch never writes through one",
-                        current
-                            .strip_prefix(&self.canonical)
-                            .unwrap_or(&current)
-                            .display()
-                    ),
-                });
-            }
-            if index + 1 < count && !metadata.is_dir() {
-                return Err(Error::PathRefused {
-                    path: raw.to_path_buf(),
-                    reason: format!(
-                        "`{}` is a file, not a directory",
-                        current
-                            .strip_prefix(&self.canonical)
-                            .unwrap_or(&current)
-                            .display()
-                    ),
-                });
-            }
+            let shown = current.strip_prefix(&self.canonical).unwrap_or(&current);
+            let reason = if metadata.file_type().is_symlink() {
+                format!(
+                    "`{}` is a symlink, and a patch never writes through one",
+                    shown.display()
+                )
+            } else if index + 1 < count && !metadata.is_dir() {
+                format!("`{}` is a file, not a directory", shown.display())
+            } else {
+                continue;
+            };
+            return Err(Error::PathRefused {
+                path: raw.to_path_buf(),
+                reason,
+            });
         }
         Ok(())
     }
