@@ -192,6 +192,21 @@ fn context_lines_keep_the_files_own_text_and_crlf_files_stay_crlf() {
 }
 
 #[test]
+fn gits_no_newline_marker_is_ignored_and_the_files_last_line_ending_kept() {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let root = dir.path();
+    write(root, "n.txt", "a\nb");
+
+    apply_patch(
+        &patch("*** Update File: n.txt\n@@\n a\n-b\n\\ No newline at end of file\n+c\n"),
+        root,
+    )
+    .expect("applies");
+
+    assert_eq!(read(root, "n.txt"), "a\nc");
+}
+
+#[test]
 fn anchors_end_of_file_and_pure_additions_land_where_they_say() {
     let dir = tempfile::tempdir().expect("a temp dir");
     let root = dir.path();

@@ -423,5 +423,6 @@ fn write_through_rename(path: &Path, content: &str, mode: u32) -> io::Result<()>
     temporary.as_file().sync_all()?;
     fs::set_permissions(temporary.path(), fs::Permissions::from_mode(mode))?;
     temporary.persist(path).map_err(|error| error.error)?;
-    Ok(())
+    // The rename is durable only once the directory entry is synced too.
+    fs::File::open(directory)?.sync_all()
 }

@@ -289,6 +289,10 @@ impl<'a> Reader<'a> {
                 }
                 continue;
             }
+            if line.starts_with("\\ No newline at end of file") {
+                // git's marker, copied from a diff; the file's own last line ending is kept.
+                continue;
+            }
             let hunk_line = match line.chars().next() {
                 Some('+') => HunkLine::Add(line[1..].to_owned()),
                 Some('-') => HunkLine::Remove(line[1..].to_owned()),
