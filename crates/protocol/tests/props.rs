@@ -13,10 +13,9 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use turnkit_protocol::{
-    ApprovalOrigin, ApprovalPolicy, ApprovalRequest, ApprovalSubject, ContentItem, Event,
-    EventMsg, ExecCommandEnd, ExecSource, ExecStream, Op, ResponseItem, ReviewDecision,
-    ReviewRequest, Role, Submission, SubSessionOutcome, TaskKind, TurnAbortReason, UndoCompleted,
-    UserInput,
+    ApprovalOrigin, ApprovalPolicy, ApprovalRequest, ApprovalSubject, ContentItem, Event, EventMsg,
+    ExecCommandEnd, ExecSource, ExecStream, Op, ResponseItem, ReviewDecision, ReviewRequest, Role,
+    SubSessionOutcome, Submission, TaskKind, TurnAbortReason, UndoCompleted, UserInput,
 };
 
 fn cases() -> u32 {
@@ -174,13 +173,10 @@ fn sub_session_outcome() -> impl Strategy<Value = SubSessionOutcome> {
 
 fn approval_subject() -> impl Strategy<Value = ApprovalSubject> {
     prop_oneof![
-        (vec(text(), 0..4), path()).prop_map(|(command, cwd)| ApprovalSubject::Command {
-            command,
-            cwd
-        }),
-        (vec(path(), 0..3), text(), path()).prop_map(|(files, diff, cwd)| {
-            ApprovalSubject::Patch { files, diff, cwd }
-        }),
+        (vec(text(), 0..4), path())
+            .prop_map(|(command, cwd)| ApprovalSubject::Command { command, cwd }),
+        (vec(path(), 0..3), text(), path())
+            .prop_map(|(files, diff, cwd)| { ApprovalSubject::Patch { files, diff, cwd } }),
         (text(), text(), json_value()).prop_map(|(server, tool, arguments)| {
             ApprovalSubject::ToolCall {
                 server,
@@ -297,8 +293,8 @@ fn event_msg() -> impl Strategy<Value = EventMsg> {
         }),
         (approval_origin(), sub_session_outcome())
             .prop_map(|(origin, outcome)| EventMsg::SubSessionEnded { origin, outcome }),
-        (approval_origin(), text(), any::<u64>(), text()).prop_map(
-            |(origin, id, seq, message)| EventMsg::SubSessionEvent {
+        (approval_origin(), text(), any::<u64>(), text()).prop_map(|(origin, id, seq, message)| {
+            EventMsg::SubSessionEvent {
                 origin,
                 event: Box::new(Event {
                     id,
@@ -306,7 +302,7 @@ fn event_msg() -> impl Strategy<Value = EventMsg> {
                     msg: EventMsg::AgentMessage { message },
                 }),
             }
-        ),
+        }),
         (text(), json_value()).prop_map(|(name, payload)| EventMsg::Custom { name, payload }),
         Just(EventMsg::ShutdownComplete),
     ]

@@ -9,10 +9,9 @@ use std::path::PathBuf;
 use serde::Serialize;
 use serde_json::json;
 use turnkit_protocol::{
-    ApprovalOrigin, ApprovalPolicy, ApprovalRequest, ApprovalSubject, ContentItem, Event,
-    EventMsg, ExecCommandEnd, ExecSource, ExecStream, Op, ResponseItem, ReviewDecision,
-    ReviewRequest, Role, Submission, SubSessionOutcome, TaskKind, TurnAbortReason, UndoCompleted,
-    UserInput,
+    ApprovalOrigin, ApprovalPolicy, ApprovalRequest, ApprovalSubject, ContentItem, Event, EventMsg,
+    ExecCommandEnd, ExecSource, ExecStream, Op, ResponseItem, ReviewDecision, ReviewRequest, Role,
+    SubSessionOutcome, Submission, TaskKind, TurnAbortReason, UndoCompleted, UserInput,
 };
 
 /// Snapshots each sample as `<prefix>_<its type tag>` and checks the tag is the one `tag_of`
@@ -401,7 +400,10 @@ fn approval_policies_are_ordered_by_strictness() {
 fn custom_events_are_told_apart_from_built_in_ones() {
     let wire = json!({"type": "custom", "name": "task_complete", "payload": {"x": 1}});
     let msg: EventMsg = serde_json::from_value(wire).unwrap();
-    assert!(!msg.is_terminal(), "a custom event never passes for a built-in one");
+    assert!(
+        !msg.is_terminal(),
+        "a custom event never passes for a built-in one"
+    );
     assert_eq!(
         msg,
         EventMsg::Custom {

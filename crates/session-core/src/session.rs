@@ -13,10 +13,10 @@ use turnkit_protocol::{
     Event, EventMsg, Op, ResponseItem, Submission, TaskKind, TurnAbortReason, UserInput,
 };
 
-use crate::approvals::ApprovalBroker;
 use crate::events::{EventSink, TaskGate};
 use crate::rollout::{self, ROLLOUT_VERSION, RolloutRecord, RolloutWriter};
 use crate::state::{Origin, Shared, State};
+use crate::subsession::{ParentSeed, TreeOptions};
 use crate::{DEFAULT_GRACE_PERIOD, Error, Services, SessionTask, TaskRegistration};
 
 /// How long a task's `abort` hook may run before the session stops waiting for it.
@@ -37,6 +37,7 @@ pub struct SessionBuilder {
     rollout: RolloutMode,
     default_grace: Duration,
     abort_hook_timeout: Duration,
+    tree: TreeOptions,
 }
 
 impl Default for SessionBuilder {
@@ -49,6 +50,7 @@ impl Default for SessionBuilder {
             rollout: RolloutMode::InMemory,
             default_grace: DEFAULT_GRACE_PERIOD,
             abort_hook_timeout: DEFAULT_ABORT_HOOK_TIMEOUT,
+            tree: TreeOptions::default(),
         }
     }
 }
@@ -82,6 +84,31 @@ impl SessionBuilder {
     /// Offers a service to every task, found by its type with `TaskContext::service`.
     pub fn service<T: Clone + Send + Sync + 'static>(mut self, value: T) -> Self {
         self.services.insert(value);
+        self
+    }
+
+    /// Offers every service of `services`, replacing those of the same types given earlier.
+    pub fn services(mut self, services: Services) -> Self {
+        self.services.extend(services);
+        self
+    }
+
+    /// Sets the approval policy of the session (by default `on_request`); its sub-sessions
+    /// run under it or a stricter one.
+    pub fn approval_policy(mut self, policy: turnkit_protocol::ApprovalPolicy) -> Self {
+        self.tree.policy = Some(policy);
+        self
+    }
+
+    /// How deep the session tree may grow below this session (by default
+    /// [`DEFAULT_MAX_DEPTH`](crate::DEFAULT_MAX_DEPTH)): the root is 0, its children 1, ….
+    pub fn max_depth(mut self, max_depth: u32) -> Self {
+        self.tree.max_depth = Some(max_depth);
+        self
+    }
+
+    pub(crate) fn child_of(mut self, parent: ParentSeed) -> Self {
+        self.tree.parent = Some(parent);
         self
     }
 
@@ -121,6 +148,11 @@ impl SessionBuilder {
         let mut next_seq = 0;
         let mut next_submission = 0;
         let mut warnings = Vec::new();
+        let rollout_path = match &self.rollout {
+            RolloutMode::InMemory => None,
+            RolloutMode::Create(path) | RolloutMode::Resume(path) => Some(path.clone()),
+        };
+        let parent_session_id = self.tree.parent.as_ref().map(ParentSeed::parent_session_id);
         let rollout = match self.rollout {
             RolloutMode::InMemory => None,
             RolloutMode::Create(path) => {
@@ -130,6 +162,7 @@ impl SessionBuilder {
                     session_id: session_id.clone(),
                     cwd: cwd.clone(),
                     version: ROLLOUT_VERSION,
+                    parent_session_id,
                 });
                 Some(writer)
             }
@@ -152,13 +185,15 @@ impl SessionBuilder {
         let span = tracing::info_span!("session", session.id = %session_id);
         let done = CancellationToken::new();
         done.cancel();
+        let (tree, approvals) = self.tree.build(rollout_path);
         let shared = Arc::new(Shared {
             session_id: session_id.clone(),
             cwd,
             services: self.services,
             registry,
             sink: EventSink::new(next_seq, tx, rollout),
-            approvals: ApprovalBroker::default(),
+            approvals,
+            tree,
             history: Mutex::new(history),
             state: Mutex::new(State {
                 active: None,
@@ -248,7 +283,11 @@ impl Session {
         self.handle.history()
     }
 
-    /// How many approval requests wait for the client's decision.
+    pub(crate) fn shared(&self) -> &Arc<Shared> {
+        &self.handle.shared
+    }
+
+    /// How many approval requests of the session tree wait for the client's decision.
     pub fn pending_approvals(&self) -> usize {
         self.handle.shared.approvals.pending_count()
     }
@@ -305,7 +344,7 @@ impl SessionHandle {
                     active.control.request(TurnAbortReason::Interrupted);
                 }
             }
-            Op::ExecApproval {
+            Op::DecideApproval {
                 id: approval_id,
                 decision,
             } => {
