@@ -484,6 +484,27 @@ impl SubSession {
     ///
     /// Dropping the future leaves the child's task running; events read so far are gone.
     pub async fn run_once(&mut self, op: Op) -> Result<ChildOutcome, Error> {
+        self.run_once_with(op, |_child, _event| {}).await
+    }
+
+    /// As [`run_once`](SubSession::run_once), re-emitting every child event on the parent's
+    /// stream as [`forward`](SubSession::forward) does, so a client sees the nested work.
+    ///
+    /// # Cancel safety
+    ///
+    /// As for [`run_once`](SubSession::run_once).
+    pub async fn run_once_forwarded(&mut self, op: Op) -> Result<ChildOutcome, Error> {
+        self.run_once_with(op, |child, event| {
+            child.forward(event);
+        })
+        .await
+    }
+
+    async fn run_once_with(
+        &mut self,
+        op: Op,
+        mut each: impl FnMut(&Self, Event),
+    ) -> Result<ChildOutcome, Error> {
         let id = self.submit(op)?;
         let mut error = None;
         loop {
@@ -492,12 +513,11 @@ impl SubSession {
                     error: "the sub-session ended before its task did".to_owned(),
                 });
             };
-            if event.id != id {
-                continue;
-            }
-            match event.msg {
-                EventMsg::Error { message } => error = Some(message),
-                EventMsg::TaskComplete { last_agent_message } => {
+            let msg = (event.id == id).then(|| event.msg.clone());
+            each(self, event);
+            match msg {
+                Some(EventMsg::Error { message }) => error = Some(message),
+                Some(EventMsg::TaskComplete { last_agent_message }) => {
                     return Ok(match error {
                         Some(error) => ChildOutcome::Failed { error },
                         None => ChildOutcome::Completed {
@@ -505,7 +525,9 @@ impl SubSession {
                         },
                     });
                 }
-                EventMsg::TurnAborted { reason } => return Ok(ChildOutcome::Aborted { reason }),
+                Some(EventMsg::TurnAborted { reason }) => {
+                    return Ok(ChildOutcome::Aborted { reason });
+                }
                 _ => {}
             }
         }

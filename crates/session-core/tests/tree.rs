@@ -1,0 +1,485 @@
+//! The session tree: sub-sessions, their approvals at the root, and their ends.
+//!
+//! Each test reads the root session's stream, as a client would, and snapshots it normalised.
+
+use std::time::Duration;
+
+use insta::assert_json_snapshot;
+use turnkit_protocol::{
+    ApprovalPolicy, ApprovalRequest, Event, EventMsg, Op, ReviewDecision, SubSessionOutcome,
+    TaskKind,
+};
+use turnkit_session_core::{ChildOutcome, Error, SubSession};
+use turnkit_testkit::{FnTask, TestSession};
+
+fn custom(name: &str) -> Op {
+    Op::Custom {
+        name: name.into(),
+        payload: serde_json::Value::Null,
+    }
+}
+
+/// Asks the root's client a question and finishes with the decision it got.
+fn asker() -> FnTask {
+    FnTask::new(
+        TaskKind::from_static("asker"),
+        |ctx, _input, _token| async move {
+            let decision = ctx
+                .request_approval(ApprovalRequest::question(
+                    "may I?",
+                    serde_json::json!({ "asked_by": ctx.session_id() }),
+                ))
+                .await;
+            Ok(Some(format!("{decision:?}")))
+        },
+    )
+}
+
+/// Runs `asker` in one child, relaying the child's events, and reports both ends.
+fn parent() -> FnTask {
+    FnTask::new(
+        TaskKind::from_static("parent"),
+        |ctx, _input, _token| async move {
+            let mut child = ctx.sub_session().start()?;
+            let outcome = child.run_once_forwarded(custom("asker")).await?;
+            let ended = child.close().await;
+            Ok(Some(format!("{outcome:?}; {ended:?}")))
+        },
+    )
+}
+
+/// Runs `asker` in two children at once.
+fn pair() -> FnTask {
+    FnTask::new(
+        TaskKind::from_static("pair"),
+        |ctx, _input, _token| async move {
+            let mut first = ctx.sub_session().start()?;
+            let mut second = ctx.sub_session().start()?;
+            let (a, b) = tokio::join!(
+                first.run_once(custom("asker")),
+                second.run_once(custom("asker"))
+            );
+            Ok(Some(format!(
+                "{}={:?} {}={:?}",
+                first.id(),
+                a?,
+                second.id(),
+                b?
+            )))
+        },
+    )
+}
+
+/// Nests itself down to depth 2, where it waits to be cancelled.
+fn nest() -> FnTask {
+    FnTask::new(
+        TaskKind::from_static("nest"),
+        |ctx, _input, token| async move {
+            if ctx.depth() < 2 {
+                let mut child = ctx.sub_session().start()?;
+                let outcome = child.run_once_forwarded(custom("nest")).await?;
+                return Ok(Some(format!("{outcome:?}")));
+            }
+            ctx.send_event(EventMsg::AgentMessage {
+                message: "deepest".into(),
+            });
+            token.cancelled().await;
+            Ok(None)
+        },
+    )
+}
+
+/// Starts a child that runs `nest`, so the depth limit decides how deep it goes.
+fn deep() -> FnTask {
+    FnTask::new(
+        TaskKind::from_static("deep"),
+        |ctx, _input, _token| async move {
+            match ctx.sub_session().start() {
+                Ok(mut child) => {
+                    let outcome = child.run_once_forwarded(custom("deep")).await?;
+                    Ok(Some(format!("{outcome:?}")))
+                }
+                Err(error) => Err(error.into()),
+            }
+        },
+    )
+}
+
+fn panicker() -> FnTask {
+    FnTask::new(
+        TaskKind::from_static("panicker"),
+        |_ctx, _input, _token| async move {
+            tokio::task::yield_now().await;
+            panic!("planned panic in a child")
+        },
+    )
+}
+
+fn waiter() -> FnTask {
+    FnTask::new(
+        TaskKind::from_static("waiter"),
+        |_ctx, _input, token| async move {
+            token.cancelled().await;
+            Ok(None)
+        },
+    )
+}
+
+fn tree_session() -> TestSession {
+    let mut builder = TestSession::builder();
+    for task in [
+        asker(),
+        parent(),
+        pair(),
+        nest(),
+        deep(),
+        panicker(),
+        waiter(),
+    ] {
+        builder = builder.task(task.registration());
+    }
+    builder.build()
+}
+
+fn approval_of(event: &Event) -> Option<(String, String)> {
+    match &event.msg {
+        EventMsg::ApprovalRequested {
+            approval_id,
+            origin: Some(origin),
+            ..
+        } => Some((approval_id.clone(), origin.sub_session_id.clone())),
+        _ => None,
+    }
+}
+
+/// Each event's type, with a relayed child event as `child:<type>`.
+fn labels(events: &[Event]) -> Vec<String> {
+    events
+        .iter()
+        .map(|event| match &event.msg {
+            EventMsg::SubSessionEvent { event, .. } => format!("child:{}", type_of(&event.msg)),
+            msg => type_of(msg),
+        })
+        .collect()
+}
+
+fn type_of(msg: &EventMsg) -> String {
+    let wire = serde_json::to_value(msg).expect("events serialise");
+    wire["type"]
+        .as_str()
+        .expect("every event has a type")
+        .to_owned()
+}
+
+async fn alive_tasks_settle_to(before: usize) {
+    for _ in 0..50 {
+        tokio::task::yield_now().await;
+    }
+    tokio::time::sleep(Duration::from_millis(10)).await;
+    assert_eq!(
+        tokio::runtime::Handle::current()
+            .metrics()
+            .num_alive_tasks(),
+        before,
+        "no tokio task outlives the tree"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn child_approval_reaches_the_root_and_the_decision_comes_back_down() {
+    let mut session = tree_session();
+    let id = session.submit(custom("parent"));
+    let asked = session
+        .events_until(|event| approval_of(event).is_some())
+        .await;
+    let (approval, child) = approval_of(asked.last().unwrap()).unwrap();
+    assert_eq!(child, "test-session.1");
+    session.submit(Op::DecideApproval {
+        id: approval,
+        decision: ReviewDecision::Approved,
+    });
+    let events = session.events_until_terminal(&id).await;
+    assert_eq!(
+        events.last().unwrap().msg,
+        EventMsg::TaskComplete {
+            last_agent_message: Some(
+                r#"Completed { message: Some("Approved") }; Completed"#.into()
+            )
+        }
+    );
+    assert_eq!(session.session().pending_approvals(), 0);
+    assert_json_snapshot!(session.normalize(session.seen()));
+}
+
+#[tokio::test(start_paused = true)]
+async fn two_children_each_get_their_own_decision() {
+    let mut session = tree_session();
+    let id = session.submit(custom("pair"));
+    let mut asked = Vec::new();
+    while asked.len() < 2 {
+        let event = session.next_event().await;
+        asked.extend(approval_of(&event));
+    }
+    asked.sort_by(|a, b| a.1.cmp(&b.1));
+    // Decide in the opposite order from the children's, with different answers.
+    session.submit(Op::DecideApproval {
+        id: asked[1].0.clone(),
+        decision: ReviewDecision::Denied,
+    });
+    session.submit(Op::DecideApproval {
+        id: asked[0].0.clone(),
+        decision: ReviewDecision::Approved,
+    });
+    let events = session.events_until_terminal(&id).await;
+    assert_eq!(
+        events.last().unwrap().msg,
+        EventMsg::TaskComplete {
+            last_agent_message: Some(
+                r#"test-session.1=Completed { message: Some("Approved") } test-session.2=Completed { message: Some("Denied") }"#
+                    .into()
+            )
+        }
+    );
+    assert_json_snapshot!(session.normalize(session.seen()));
+}
+
+#[tokio::test(start_paused = true)]
+async fn interrupt_while_a_child_waits_for_approval_aborts_the_child_first() {
+    let mut session = tree_session();
+    let id = session.submit(custom("parent"));
+    session
+        .events_until(|event| approval_of(event).is_some())
+        .await;
+    session.submit(Op::Interrupt);
+    let events = session.events_until_terminal(&id).await;
+    assert_eq!(
+        labels(&events),
+        ["child:turn_aborted", "sub_session_ended", "turn_aborted"],
+        "the child's terminal event, then its end, then the parent's terminal event"
+    );
+    assert_eq!(session.session().pending_approvals(), 0);
+    assert_json_snapshot!(session.normalize(session.seen()));
+}
+
+#[tokio::test(start_paused = true)]
+async fn shutdown_ends_a_grandchild_then_its_parent_and_leaves_no_task() {
+    let before = tokio::runtime::Handle::current()
+        .metrics()
+        .num_alive_tasks();
+    let mut session = tree_session();
+    session.submit(custom("nest"));
+    session
+        .events_until(|event| {
+            matches!(&event.msg, EventMsg::SubSessionStarted { origin, .. } if origin.depth == 2)
+        })
+        .await;
+    let events = session.shutdown().await;
+    let ended: Vec<(u32, SubSessionOutcome)> = events
+        .iter()
+        .filter_map(|event| match &event.msg {
+            EventMsg::SubSessionEnded { origin, outcome } => Some((origin.depth, *outcome)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        ended,
+        [
+            (2, SubSessionOutcome::Aborted),
+            (1, SubSessionOutcome::Aborted)
+        ],
+        "the grandchild ends before its parent"
+    );
+    assert_eq!(
+        labels(&events[events.len() - 2..]),
+        ["turn_aborted", "shutdown_complete"]
+    );
+    assert_json_snapshot!(session.normalize(session.seen()));
+    drop(session);
+    alive_tasks_settle_to(before).await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_sub_session_past_the_depth_limit_is_refused() {
+    let mut session = TestSession::builder()
+        .task(deep().registration())
+        .configure(|builder| builder.max_depth(1))
+        .build();
+    let events = session.run(custom("deep")).await;
+    let EventMsg::TaskComplete {
+        last_agent_message: Some(message),
+    } = &events.last().unwrap().msg
+    else {
+        panic!("the parent completes: {events:?}")
+    };
+    assert!(
+        message.contains("depth 2") && message.contains("depth limit of 1"),
+        "{message}"
+    );
+    assert_json_snapshot!(session.normalize(session.seen()));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_sub_session_with_a_broader_policy_is_refused() {
+    let refusal = FnTask::new(
+        TaskKind::from_static("broader"),
+        |ctx, _input, _token| async move {
+            let broader = ctx
+                .sub_session()
+                .approval_policy(ApprovalPolicy::Never)
+                .start();
+            let Err(error @ Error::BroaderPolicy { .. }) = broader else {
+                return Err("a broader policy was not refused".into());
+            };
+            let stricter = ctx
+                .sub_session()
+                .approval_policy(ApprovalPolicy::Always)
+                .start()?;
+            drop(stricter);
+            Ok(Some(error.to_string()))
+        },
+    );
+    let mut session = TestSession::builder()
+        .task(refusal.registration())
+        .configure(|builder| builder.approval_policy(ApprovalPolicy::Untrusted))
+        .build();
+    let events = session.run(custom("broader")).await;
+    assert_eq!(
+        events.last().unwrap().msg,
+        EventMsg::TaskComplete {
+            last_agent_message: Some(
+                "a sub-session cannot run under the `never` approval policy when its parent runs under `untrusted`: choose `untrusted` or a stricter one".into()
+            )
+        }
+    );
+    assert_json_snapshot!(session.normalize(session.seen()));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_child_that_panics_fails_and_the_parent_goes_on() {
+    let task = FnTask::new(
+        TaskKind::from_static("run-panicker"),
+        |ctx, _input, _token| async move {
+            let mut child = ctx.sub_session().start()?;
+            let outcome = child.run_once_forwarded(custom("panicker")).await?;
+            assert!(
+                matches!(outcome, ChildOutcome::Failed { .. }),
+                "{outcome:?}"
+            );
+            Ok(Some(format!("{:?}", child.close().await)))
+        },
+    );
+    let mut session = TestSession::builder()
+        .task(task.registration())
+        .task(panicker().registration())
+        .build();
+    let events = session.run(custom("run-panicker")).await;
+    assert_eq!(
+        events.last().unwrap().msg,
+        EventMsg::TaskComplete {
+            last_agent_message: Some("Failed".into())
+        }
+    );
+    assert_json_snapshot!(session.normalize(session.seen()));
+}
+
+#[tokio::test(start_paused = true)]
+async fn dropping_the_handle_shuts_the_child_down_before_the_parent_ends() {
+    let task = FnTask::new(
+        TaskKind::from_static("dropper"),
+        |ctx, _input, _token| async move {
+            let mut child: SubSession = ctx.sub_session().start()?;
+            let id = child.submit(custom("waiter"))?;
+            while let Some(event) = child.next_event().await {
+                if event.id == id && matches!(event.msg, EventMsg::TaskStarted { .. }) {
+                    break;
+                }
+            }
+            drop(child);
+            Ok(Some("dropped".into()))
+        },
+    );
+    let before = tokio::runtime::Handle::current()
+        .metrics()
+        .num_alive_tasks();
+    let mut session = TestSession::builder()
+        .task(task.registration())
+        .task(waiter().registration())
+        .build();
+    let events = session.run(custom("dropper")).await;
+    assert_eq!(
+        labels(&events),
+        [
+            "task_started",
+            "sub_session_started",
+            "sub_session_ended",
+            "task_complete"
+        ]
+    );
+    assert_json_snapshot!(session.normalize(session.seen()));
+    drop(session);
+    alive_tasks_settle_to(before).await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn approved_for_session_given_to_a_child_stays_with_that_child() {
+    let twice = FnTask::new(
+        TaskKind::from_static("ask-twice"),
+        |ctx, _input, _token| async move {
+            let question = || ApprovalRequest::question("may I?", serde_json::Value::Null);
+            let first = ctx.request_approval(question()).await;
+            let second = ctx.request_approval(question()).await;
+            Ok(Some(format!("{first:?} {second:?}")))
+        },
+    );
+    let two_children = FnTask::new(
+        TaskKind::from_static("two-children"),
+        |ctx, _input, _token| async move {
+            let mut first = ctx.sub_session().start()?;
+            let a = first.run_once(custom("ask-twice")).await?;
+            let mut second = ctx.sub_session().start()?;
+            let b = second.run_once(custom("ask-twice")).await?;
+            Ok(Some(format!("{a:?} / {b:?}")))
+        },
+    );
+    let mut session = TestSession::builder()
+        .task(twice.registration())
+        .task(two_children.registration())
+        .build();
+    let id = session.submit(custom("two-children"));
+    // The first child's approval for its session spares it the second question; the second
+    // child is asked both times.
+    let mut decisions = [
+        ReviewDecision::ApprovedForSession,
+        ReviewDecision::Denied,
+        ReviewDecision::Denied,
+    ]
+    .into_iter();
+    let mut asked_by = Vec::new();
+    loop {
+        let event = session.next_event().await;
+        if let Some((approval, child)) = approval_of(&event) {
+            asked_by.push(child);
+            let decision = decisions.next().expect("three questions reach the root");
+            session.submit(Op::DecideApproval {
+                id: approval,
+                decision,
+            });
+        }
+        if event.id == id && event.msg.is_terminal() {
+            assert_eq!(
+                event.msg,
+                EventMsg::TaskComplete {
+                    last_agent_message: Some(
+                        r#"Completed { message: Some("ApprovedForSession Approved") } / Completed { message: Some("Denied Denied") }"#
+                            .into()
+                    )
+                }
+            );
+            break;
+        }
+    }
+    assert_eq!(
+        asked_by,
+        ["test-session.1", "test-session.2", "test-session.2"]
+    );
+}
