@@ -412,6 +412,93 @@ fn sibling(parent_path: &Path, session_id: &str, number: u64) -> PathBuf {
 /// Dropping it shuts the child down (within its stop bound, then hard); [`close`] does the same
 /// and waits. Either way the parent's turn does not end before the child is gone.
 ///
+/// A downstream task that hands its input to a child session and relays what the child does:
+///
+/// ```
+/// use std::sync::Arc;
+///
+/// use turnkit_protocol::{EventMsg, Op, TaskKind, UserInput};
+/// use turnkit_session_core::{
+///     CancellationToken, ChildOutcome, Session, SessionTask, TaskContext, TaskRegistration,
+///     TaskResult,
+/// };
+///
+/// /// The child's work: here, an echo.
+/// struct Echo;
+///
+/// #[async_trait::async_trait]
+/// impl SessionTask for Echo {
+///     fn kind(&self) -> TaskKind {
+///         TaskKind::REGULAR
+///     }
+///
+///     async fn run(
+///         self: Arc<Self>,
+///         _ctx: Arc<TaskContext>,
+///         input: Vec<UserInput>,
+///         _cancellation_token: CancellationToken,
+///     ) -> TaskResult {
+///         Ok(Some(format!("echoed {} item(s)", input.len())))
+///     }
+/// }
+///
+/// /// The parent: runs the same input in a child with a fresh history.
+/// struct Delegate;
+///
+/// #[async_trait::async_trait]
+/// impl SessionTask for Delegate {
+///     fn kind(&self) -> TaskKind {
+///         TaskKind::new("delegate")
+///     }
+///
+///     async fn run(
+///         self: Arc<Self>,
+///         ctx: Arc<TaskContext>,
+///         input: Vec<UserInput>,
+///         _cancellation_token: CancellationToken,
+///     ) -> TaskResult {
+///         let mut child = ctx.sub_session().kinds([TaskKind::REGULAR]).start()?;
+///         // Every child event reaches this stream as `sub_session_event`; the child's
+///         // approval requests go straight to the root's client.
+///         let outcome = child.run_once_forwarded(Op::UserInput { items: input }).await?;
+///         child.close().await;
+///         match outcome {
+///             ChildOutcome::Completed { message } => Ok(message),
+///             other => Err(format!("the child did not complete: {other:?}").into()),
+///         }
+///     }
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let mut session = Session::builder()
+///     .task(TaskRegistration::new(TaskKind::REGULAR, |_op| Ok(Arc::new(Echo))))
+///     .task(TaskRegistration::new(TaskKind::new("delegate"), |_op| Ok(Arc::new(Delegate))))
+///     .build()?;
+/// session.spawn_task(Arc::new(Delegate), vec![UserInput::text("hi")])?;
+/// let mut types = Vec::new();
+/// while let Some(event) = session.next_event().await {
+///     let done = event.msg.is_terminal();
+///     types.push(serde_json::to_value(&event.msg)?["type"].as_str().unwrap_or("").to_owned());
+///     if done {
+///         assert_eq!(event.msg, EventMsg::TaskComplete {
+///             last_agent_message: Some("echoed 1 item(s)".into()),
+///         });
+///         break;
+///     }
+/// }
+/// assert_eq!(types, [
+///     "task_started",
+///     "sub_session_started",
+///     "sub_session_event", // the child's task_started
+///     "sub_session_event", // the child's task_complete
+///     "sub_session_ended",
+///     "task_complete",
+/// ]);
+/// # Ok(())
+/// # }
+/// ```
+///
 /// [`close`]: SubSession::close
 pub struct SubSession {
     session: Option<Session>,
