@@ -2,14 +2,16 @@
 //!
 //! Each test reads the root session's stream, as a client would, and snapshots it normalised.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use insta::assert_json_snapshot;
 use turnkit_protocol::{
-    ApprovalPolicy, ApprovalRequest, Event, EventMsg, Op, ReviewDecision, SubSessionOutcome,
-    TaskKind,
+    ApprovalPolicy, ApprovalRequest, ContentItem, Event, EventMsg, Op, ResponseItem,
+    ReviewDecision, Role, SubSessionOutcome, TaskKind,
 };
-use turnkit_session_core::{ChildOutcome, Error, SubSession};
+use turnkit_session_core::{ChildOutcome, Error, RolloutRecord, SubSession, read_rollout};
 use turnkit_testkit::{FnTask, TestSession};
 
 fn custom(name: &str) -> Op {
@@ -481,5 +483,167 @@ async fn approved_for_session_given_to_a_child_stays_with_that_child() {
     assert_eq!(
         asked_by,
         ["test-session.1", "test-session.2", "test-session.2"]
+    );
+}
+
+/// Sets its flag when dropped: shows that a child's run was dropped, which is what kills the
+/// processes a task started (exec kills a command's process group when its future is dropped).
+struct DropFlag(Arc<AtomicBool>);
+
+impl Drop for DropFlag {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_child_that_does_not_stop_within_its_bound_is_shut_down_hard_and_lost() {
+    let dropped = Arc::new(AtomicBool::new(false));
+    let flag = Arc::clone(&dropped);
+    // Ignores its token, and its grace period is longer than the bound: only a hard shutdown
+    // ends it in time.
+    let stuck = FnTask::new(
+        TaskKind::from_static("stuck"),
+        move |_ctx, _input, _token| {
+            let guard = DropFlag(Arc::clone(&flag));
+            async move {
+                let _guard = guard;
+                std::future::pending::<()>().await;
+                Ok(None)
+            }
+        },
+    );
+    let holder = FnTask::new(
+        TaskKind::from_static("holder"),
+        |ctx, _input, _token| async move {
+            let mut child = ctx
+                .sub_session()
+                .stop_bound(Duration::from_millis(500))
+                .start()?;
+            let id = child.submit(custom("stuck"))?;
+            while let Some(event) = child.next_event().await {
+                if event.id == id {
+                    break;
+                }
+            }
+            Ok(Some(format!("{:?}", child.close().await)))
+        },
+    );
+    let mut session = TestSession::builder()
+        .task(holder.registration())
+        .task(stuck.registration().grace_period(Duration::from_secs(1)))
+        .configure(|builder| builder.abort_hook_timeout(Duration::from_secs(60)))
+        .build();
+    let started = tokio::time::Instant::now();
+    let events = session.run(custom("holder")).await;
+    assert_eq!(
+        events.last().unwrap().msg,
+        EventMsg::TaskComplete {
+            last_agent_message: Some("Lost".into())
+        }
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "the stop bound, not the grace period or the hook timeout, decides: {:?}",
+        started.elapsed()
+    );
+    tokio::task::yield_now().await;
+    assert!(
+        dropped.load(Ordering::SeqCst),
+        "the child's run was dropped"
+    );
+    assert_json_snapshot!(session.normalize(session.seen()));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_handle_kept_past_its_parent_turn_does_not_hold_the_parent() {
+    let kept: Arc<Mutex<Option<SubSession>>> = Arc::default();
+    let keeper = {
+        let kept = Arc::clone(&kept);
+        FnTask::new(
+            TaskKind::from_static("keeper"),
+            move |ctx, _input, _token| {
+                let kept = Arc::clone(&kept);
+                async move {
+                    let child = ctx.sub_session().start()?;
+                    child.submit(custom("waiter"))?;
+                    *kept.lock().unwrap() = Some(child);
+                    Ok(Some("kept".into()))
+                }
+            },
+        )
+    };
+    let mut session = TestSession::builder()
+        .task(keeper.registration())
+        .task(waiter().registration())
+        .build();
+    let events = session.run(custom("keeper")).await;
+    assert_eq!(
+        labels(&events),
+        [
+            "task_started",
+            "sub_session_started",
+            "sub_session_ended",
+            "task_complete"
+        ]
+    );
+    let child = kept.lock().unwrap().take().unwrap();
+    assert!(
+        child.submit(custom("waiter")).is_err(),
+        "the stopped child takes no more work"
+    );
+    drop(child);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_child_journals_beside_its_parent_with_a_seeded_history() {
+    let seeded = FnTask::new(
+        TaskKind::from_static("seeded"),
+        |ctx, _input, _token| async move {
+            let seed = vec![ResponseItem::Message {
+                role: Role::User,
+                content: vec![ContentItem::InputText {
+                    text: "context from the parent".into(),
+                }],
+            }];
+            let mut child = ctx.sub_session().history(seed).start()?;
+            let outcome = child.run_once(custom("count-history")).await?;
+            child.close().await;
+            Ok(Some(format!("{outcome:?}")))
+        },
+    );
+    let count = FnTask::new(
+        TaskKind::from_static("count-history"),
+        |ctx, _input, _token| async move { Ok(Some(format!("{} item(s)", ctx.history().len()))) },
+    );
+    let mut session = TestSession::builder()
+        .task(seeded.registration())
+        .task(count.registration())
+        .with_rollout()
+        .build();
+    let events = session.run(custom("seeded")).await;
+    assert_eq!(
+        events.last().unwrap().msg,
+        EventMsg::TaskComplete {
+            last_agent_message: Some(r#"Completed { message: Some("1 item(s)") }"#.into())
+        }
+    );
+    let child_rollout = session.temp_dir().join("rollout.1.jsonl");
+    let (records, warnings) = read_rollout(&child_rollout).unwrap();
+    assert!(warnings.is_empty(), "{warnings:?}");
+    assert!(
+        matches!(
+            &records[0],
+            RolloutRecord::SessionMeta { session_id, parent_session_id: Some(parent), .. }
+                if session_id == "test-session.1" && parent == "test-session"
+        ),
+        "{:?}",
+        records[0]
+    );
+    assert!(
+        records
+            .iter()
+            .any(|record| matches!(record, RolloutRecord::ResponseItem { .. })),
+        "the seeded history is journalled"
     );
 }
