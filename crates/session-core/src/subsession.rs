@@ -637,19 +637,52 @@ impl SubSession {
     /// turn still waits for it before its terminal event.
     pub async fn close(mut self) -> SubSessionOutcome {
         let link = Arc::clone(&self.link);
-        self.start_reaper();
+        if let Some(session) = self.session.take() {
+            // Shut down right here rather than in a reaper task (one spawn fewer on the path
+            // every one-shot child takes); if this future is dropped midway, the guard hands
+            // the session to a reaper after all.
+            let mut closing = Closing {
+                session: Some(session),
+                link: Arc::clone(&link),
+                runtime: self.parent.runtime.clone(),
+            };
+            let session = closing
+                .session
+                .as_mut()
+                .expect("the session was put there just above");
+            let outcome = shut_down(session, &link).await;
+            drop(closing.session.take());
+            link.end(outcome);
+        }
         link.gone.cancelled().await;
         lock(&link.reported).unwrap_or(SubSessionOutcome::Lost)
     }
 
     fn start_reaper(&mut self) {
-        let Some(session) = self.session.take() else {
-            return;
-        };
-        let link = Arc::clone(&self.link);
-        let reaper = self.parent.runtime.spawn(reap(session, Arc::clone(&link)));
-        *lock(&link.reaper) = Some(AbortOnDropHandle::new(reaper));
+        if let Some(session) = self.session.take() {
+            spawn_reaper(&self.parent.runtime, session, &self.link);
+        }
     }
+}
+
+/// A child being closed by [`SubSession::close`]; hands it to a reaper if the close is dropped.
+struct Closing {
+    session: Option<Session>,
+    link: Arc<ChildLink>,
+    runtime: tokio::runtime::Handle,
+}
+
+impl Drop for Closing {
+    fn drop(&mut self) {
+        if let Some(session) = self.session.take() {
+            spawn_reaper(&self.runtime, session, &self.link);
+        }
+    }
+}
+
+fn spawn_reaper(runtime: &tokio::runtime::Handle, session: Session, link: &Arc<ChildLink>) {
+    let reaper = runtime.spawn(reap(session, Arc::clone(link)));
+    *lock(&link.reaper) = Some(AbortOnDropHandle::new(reaper));
 }
 
 impl Drop for SubSession {
@@ -673,6 +706,18 @@ impl std::fmt::Debug for SubSession {
 /// Dropping the future drops the child session, which stops it hard; its end is then not
 /// reported (only a dropped parent session drops this future, and its stream is gone).
 async fn reap(mut session: Session, link: Arc<ChildLink>) {
+    let outcome = shut_down(&mut session, &link).await;
+    drop(session);
+    link.end(outcome);
+}
+
+/// Asks a child to shut down and reads its stream to the end, within its stop bound; returns
+/// how it ended (`Lost` when the bound passed first, and the caller then drops it hard).
+///
+/// # Cancel safety
+///
+/// Dropping the future leaves the child shutting down; its events read so far are observed.
+async fn shut_down(session: &mut Session, link: &ChildLink) -> SubSessionOutcome {
     let _ = session.submit(Op::Shutdown);
     let drained = tokio::time::timeout(link.stop_bound, async {
         while let Some(event) = session.next_event().await {
@@ -683,14 +728,12 @@ async fn reap(mut session: Session, link: Arc<ChildLink>) {
         }
     })
     .await;
-    let outcome = if drained.is_ok() {
+    if drained.is_ok() {
         link.observed_outcome()
     } else {
         tracing::warn!(sub_session = %link.origin.sub_session_id, "sub-session did not stop in time; shutting it down hard");
         SubSessionOutcome::Lost
-    };
-    drop(session);
-    link.end(outcome);
+    }
 }
 
 /// Asks every running child of the task to stop, before the task's own token is cancelled.
