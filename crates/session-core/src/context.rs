@@ -26,8 +26,9 @@ pub struct TaskContext {
     pub(crate) gate: Arc<TaskGate>,
     token: CancellationToken,
     pending_input: Option<Arc<Mutex<Vec<UserInput>>>>,
-    /// The sub-sessions this task started; its driver waits for them before its terminal event.
-    pub(crate) children: Mutex<Vec<Arc<ChildLink>>>,
+    /// The sub-sessions this task started; its driver waits for them before its terminal event,
+    /// and sets `None` when it does, so no child starts after that.
+    pub(crate) children: Mutex<Option<Vec<Arc<ChildLink>>>>,
 }
 
 impl TaskContext {
@@ -48,7 +49,7 @@ impl TaskContext {
             gate,
             token,
             pending_input,
-            children: Mutex::new(Vec::new()),
+            children: Mutex::new(Some(Vec::new())),
         }
     }
 

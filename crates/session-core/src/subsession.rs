@@ -284,23 +284,7 @@ impl<'a> SubSessionBuilder<'a> {
         let ctx = self.ctx;
         let parent = ctx.shared();
         let tree = &parent.tree;
-        let depth = tree.depth + 1;
-        if depth > tree.max_depth {
-            return Err(Error::DepthLimit {
-                depth,
-                limit: tree.max_depth,
-            });
-        }
-        let policy = self.policy.unwrap_or(tree.policy);
-        if !policy.is_at_least_as_strict_as(tree.policy) {
-            return Err(Error::BroaderPolicy {
-                asked: policy,
-                parent: tree.policy,
-            });
-        }
-        if ctx.cancellation_token().is_cancelled() {
-            return Err(Error::ParentEnded);
-        }
+        let (depth, policy) = self.allowed()?;
         let (number, rollout) = child_slot(tree, &parent.session_id);
         let origin = ApprovalOrigin {
             sub_session_id: format!("{}.{number}", parent.session_id),
@@ -355,24 +339,32 @@ impl<'a> SubSessionBuilder<'a> {
                 history.push(item);
             }
         }
-        let started = outlet.emit(EventMsg::SubSessionStarted {
-            origin: origin.clone(),
-            approval_policy: policy,
-        });
-        if !started {
-            return Err(Error::ParentEnded);
-        }
         let link = Arc::new(ChildLink {
-            origin,
+            origin: origin.clone(),
             child: Arc::downgrade(session.shared()),
-            outlet,
+            outlet: Arc::clone(&outlet),
             reported: Mutex::new(None),
             gone: CancellationToken::new(),
             observed: Mutex::default(),
             reaper: Mutex::new(None),
             stop_bound,
         });
-        lock(&ctx.children).push(Arc::clone(&link));
+        {
+            // Registered and announced under the lock the driver takes to settle children, so
+            // a child either is waited for or never starts.
+            let mut children = lock(&ctx.children);
+            let Some(children) = children.as_mut() else {
+                return Err(Error::ParentEnded);
+            };
+            let started = outlet.emit(EventMsg::SubSessionStarted {
+                origin,
+                approval_policy: policy,
+            });
+            if !started {
+                return Err(Error::ParentEnded);
+            }
+            children.push(Arc::clone(&link));
+        }
         Ok(SubSession {
             session: Some(session),
             link,
@@ -380,6 +372,31 @@ impl<'a> SubSessionBuilder<'a> {
             parent_gate: Arc::clone(&ctx.gate),
             parent_turn: ctx.sub_id().to_owned(),
         })
+    }
+}
+
+impl SubSessionBuilder<'_> {
+    /// The child's depth and policy, when the tree allows them.
+    fn allowed(&self) -> Result<(u32, ApprovalPolicy), Error> {
+        let tree = &self.ctx.shared().tree;
+        let depth = tree.depth + 1;
+        if depth > tree.max_depth {
+            return Err(Error::DepthLimit {
+                depth,
+                limit: tree.max_depth,
+            });
+        }
+        let policy = self.policy.unwrap_or(tree.policy);
+        if !policy.is_at_least_as_strict_as(tree.policy) {
+            return Err(Error::BroaderPolicy {
+                asked: policy,
+                parent: tree.policy,
+            });
+        }
+        if self.ctx.cancellation_token().is_cancelled() {
+            return Err(Error::ParentEnded);
+        }
+        Ok((depth, policy))
     }
 }
 
@@ -738,7 +755,7 @@ async fn shut_down(session: &mut Session, link: &ChildLink) -> SubSessionOutcome
 
 /// Asks every running child of the task to stop, before the task's own token is cancelled.
 pub(crate) fn interrupt_children(ctx: &TaskContext) {
-    for link in lock(&ctx.children).iter() {
+    for link in lock(&ctx.children).iter().flatten() {
         if link.is_ended() {
             continue;
         }
@@ -757,7 +774,7 @@ pub(crate) fn interrupt_children(ctx: &TaskContext) {
 ///
 /// Dropping the future drops the reapers it was waiting for, which stops those children hard.
 pub(crate) async fn settle_children(ctx: &TaskContext) {
-    let links = std::mem::take(&mut *lock(&ctx.children));
+    let links = lock(&ctx.children).take().unwrap_or_default();
     for link in links {
         let reaper = lock(&link.reaper).take();
         if let Some(reaper) = reaper {
