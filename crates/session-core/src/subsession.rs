@@ -661,7 +661,7 @@ impl SubSession {
             let mut closing = Closing {
                 session: Some(session),
                 link: Arc::clone(&link),
-                runtime: self.parent.runtime.clone(),
+                parent: Arc::clone(&self.parent),
             };
             let session = closing
                 .session
@@ -677,7 +677,7 @@ impl SubSession {
 
     fn start_reaper(&mut self) {
         if let Some(session) = self.session.take() {
-            spawn_reaper(&self.parent.runtime, session, &self.link);
+            spawn_reaper(&self.parent, session, &self.link);
         }
     }
 }
@@ -686,19 +686,21 @@ impl SubSession {
 struct Closing {
     session: Option<Session>,
     link: Arc<ChildLink>,
-    runtime: tokio::runtime::Handle,
+    parent: Arc<Shared>,
 }
 
 impl Drop for Closing {
     fn drop(&mut self) {
         if let Some(session) = self.session.take() {
-            spawn_reaper(&self.runtime, session, &self.link);
+            spawn_reaper(&self.parent, session, &self.link);
         }
     }
 }
 
-fn spawn_reaper(runtime: &tokio::runtime::Handle, session: Session, link: &Arc<ChildLink>) {
-    let reaper = runtime.spawn(reap(session, Arc::clone(link)));
+fn spawn_reaper(parent: &Shared, session: Session, link: &Arc<ChildLink>) {
+    let reaper = parent
+        .runtime
+        .spawn(reap(session, Arc::clone(link), parent.root.clone()));
     *lock(&link.reaper) = Some(AbortOnDropHandle::new(reaper));
 }
 
@@ -718,12 +720,18 @@ impl std::fmt::Debug for SubSession {
 
 /// Shuts a child down in order, within its stop bound, then hard; reports its end.
 ///
+/// `parent_gone` fires when the parent session is dropped or has shut down: then nobody waits
+/// for an orderly end, and the child is stopped hard at once, so no task outlives the tree.
+///
 /// # Cancel safety
 ///
 /// Dropping the future drops the child session, which stops it hard; its end is then not
-/// reported (only a dropped parent session drops this future, and its stream is gone).
-async fn reap(mut session: Session, link: Arc<ChildLink>) {
-    let outcome = shut_down(&mut session, &link).await;
+/// reported.
+async fn reap(mut session: Session, link: Arc<ChildLink>, parent_gone: CancellationToken) {
+    let outcome = tokio::select! {
+        outcome = shut_down(&mut session, &link) => outcome,
+        () = parent_gone.cancelled() => SubSessionOutcome::Lost,
+    };
     drop(session);
     link.end(outcome);
 }

@@ -647,3 +647,39 @@ async fn a_child_journals_beside_its_parent_with_a_seeded_history() {
         "the seeded history is journalled"
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn dropping_the_root_session_leaves_no_task_of_the_tree_behind() {
+    let before = tokio::runtime::Handle::current()
+        .metrics()
+        .num_alive_tasks();
+    // The child's task ignores its token for a second, so an orderly shutdown would take that
+    // long; dropping the root must not wait for it.
+    let slow = FnTask::new(
+        TaskKind::from_static("slow"),
+        |_ctx, _input, _token| async move {
+            std::future::pending::<()>().await;
+            Ok(None)
+        },
+    );
+    let parent = FnTask::new(
+        TaskKind::from_static("slow-parent"),
+        |ctx, _input, token| async move {
+            let child = ctx.sub_session().start()?;
+            child.submit(custom("slow"))?;
+            token.cancelled().await;
+            Ok(None)
+        },
+    );
+    let mut session = TestSession::builder()
+        .task(parent.registration())
+        .task(slow.registration().grace_period(Duration::from_secs(1)))
+        .build();
+    session.submit(custom("slow-parent"));
+    session
+        .events_until(|event| matches!(event.msg, EventMsg::SubSessionStarted { .. }))
+        .await;
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    drop(session);
+    alive_tasks_settle_to(before).await;
+}
