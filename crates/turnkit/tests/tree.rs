@@ -136,3 +136,91 @@ async fn a_downstream_task_runs_a_child_whose_question_reaches_the_client() {
         })
     );
 }
+
+/// Nests down to depth 2 and runs the user's shell command there.
+#[cfg(all(feature = "shell", feature = "testkit"))]
+struct NestShell;
+
+#[cfg(all(feature = "shell", feature = "testkit"))]
+#[async_trait::async_trait]
+impl SessionTask for NestShell {
+    fn kind(&self) -> TaskKind {
+        TaskKind::from_static("nest_shell")
+    }
+
+    async fn run(
+        self: Arc<Self>,
+        ctx: Arc<TaskContext>,
+        _input: Vec<UserInput>,
+        _cancellation_token: CancellationToken,
+    ) -> TaskResult {
+        let mut child = ctx.sub_session().start()?;
+        let op = if ctx.depth() == 0 {
+            Op::Custom {
+                name: "nest_shell".into(),
+                payload: serde_json::Value::Null,
+            }
+        } else {
+            Op::RunUserShellCommand {
+                command: "echo $$ > pid; sleep 60".into(),
+            }
+        };
+        let outcome = child.run_once_forwarded(op).await?;
+        Ok(Some(format!("{outcome:?}")))
+    }
+}
+
+#[cfg(all(feature = "shell", feature = "testkit"))]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_kills_a_grandchilds_command_and_leaves_no_process() {
+    use std::time::Duration;
+
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let mut session = turnkit::builder()
+        .cwd(dir.path())
+        .task(TaskRegistration::new(
+            TaskKind::from_static("nest_shell"),
+            |_op| Ok(Arc::new(NestShell)),
+        ))
+        .build()
+        .expect("a session");
+    session
+        .submit(Op::Custom {
+            name: "nest_shell".into(),
+            payload: serde_json::Value::Null,
+        })
+        .expect("submitted");
+    let pid_file = dir.path().join("pid");
+    let pgid: u32 = loop {
+        if let Some(pgid) = std::fs::read_to_string(&pid_file)
+            .ok()
+            .and_then(|text| text.trim().parse().ok())
+        {
+            break pgid;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    };
+    assert!(!turnkit::testkit::process::live_group_members(pgid).is_empty());
+
+    session.submit(Op::Shutdown).expect("submitted");
+    let mut ended = Vec::new();
+    while let Some(event) = tokio::time::timeout(Duration::from_secs(30), session.next_event())
+        .await
+        .expect("the tree shuts down in bounded time")
+    {
+        if let EventMsg::SubSessionEnded { origin, outcome } = &event.msg {
+            ended.push((origin.depth, *outcome));
+        }
+    }
+    assert_eq!(
+        ended,
+        [
+            (2, SubSessionOutcome::Aborted),
+            (1, SubSessionOutcome::Aborted)
+        ]
+    );
+    assert!(
+        turnkit::testkit::process::live_group_members(pgid).is_empty(),
+        "the grandchild's command is gone once the root has shut down"
+    );
+}
