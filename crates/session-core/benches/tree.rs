@@ -4,28 +4,16 @@
 //! table, a short paired run of each benchmark and its baseline prints one `ratio` line per
 //! pair, which `cargo xtask bench` collects.
 
-use std::time::{Duration, Instant};
-
 use turnkit_protocol::{ApprovalRequest, EventMsg, Op, ReviewDecision, TaskKind};
 use turnkit_session_core::{ChildOutcome, Session, TaskRegistration};
 use turnkit_testkit::FnTask;
 
+mod support;
+
+use support::{custom, runtime, time_pair};
+
 /// Approvals asked per turn in the approval benchmarks, so starting the child is amortised.
 const ASKS: usize = 50;
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("a tokio runtime")
-}
-
-fn custom(name: &str) -> Op {
-    Op::Custom {
-        name: name.into(),
-        payload: serde_json::Value::Null,
-    }
-}
 
 fn registrations() -> Vec<TaskRegistration> {
     let noop = FnTask::new(
@@ -123,34 +111,6 @@ fn approvals_asked_by_a_child(bencher: divan::Bencher) {
     let rt = runtime();
     let mut session = rt.block_on(async { session() });
     bencher.bench_local(|| rt.block_on(turn(&mut session, custom("child-ask"))));
-}
-
-fn median(mut samples: Vec<Duration>) -> Duration {
-    samples.sort();
-    samples[samples.len() / 2]
-}
-
-/// Medians of two workloads measured in alternation, so drift on a busy machine hits both.
-fn time_pair<A: FnMut(), B: FnMut()>(
-    runs: usize,
-    mut first: A,
-    mut second: B,
-) -> (Duration, Duration) {
-    let mut first_samples = Vec::with_capacity(runs);
-    let mut second_samples = Vec::with_capacity(runs);
-    for _ in 0..runs.min(10) {
-        first();
-        second();
-    }
-    for _ in 0..runs {
-        let start = Instant::now();
-        first();
-        first_samples.push(start.elapsed());
-        let start = Instant::now();
-        second();
-        second_samples.push(start.elapsed());
-    }
-    (median(first_samples), median(second_samples))
 }
 
 fn ratios() {

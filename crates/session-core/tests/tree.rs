@@ -6,20 +6,16 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+mod support;
+
 use insta::assert_json_snapshot;
+use support::{custom, types};
 use turnkit_protocol::{
     ApprovalPolicy, ApprovalRequest, ContentItem, Event, EventMsg, Op, ResponseItem,
     ReviewDecision, Role, SubSessionOutcome, TaskKind,
 };
 use turnkit_session_core::{ChildOutcome, Error, RolloutRecord, SubSession, read_rollout};
 use turnkit_testkit::{FnTask, TestSession};
-
-fn custom(name: &str) -> Op {
-    Op::Custom {
-        name: name.into(),
-        payload: serde_json::Value::Null,
-    }
-}
 
 /// Asks the root's client a question and finishes with the decision it got.
 fn asker() -> FnTask {
@@ -159,18 +155,12 @@ fn labels(events: &[Event]) -> Vec<String> {
     events
         .iter()
         .map(|event| match &event.msg {
-            EventMsg::SubSessionEvent { event, .. } => format!("child:{}", type_of(&event.msg)),
-            msg => type_of(msg),
+            EventMsg::SubSessionEvent { event, .. } => {
+                format!("child:{}", types(std::slice::from_ref(event))[0])
+            }
+            _ => types(std::slice::from_ref(event)).remove(0),
         })
         .collect()
-}
-
-fn type_of(msg: &EventMsg) -> String {
-    let wire = serde_json::to_value(msg).expect("events serialise");
-    wire["type"]
-        .as_str()
-        .expect("every event has a type")
-        .to_owned()
 }
 
 async fn alive_tasks_settle_to(before: usize) {

@@ -16,7 +16,10 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::Duration;
 
+mod support;
+
 use proptest::prelude::*;
+use support::custom;
 use turnkit_protocol::{ApprovalRequest, Event, EventMsg, Op, ReviewDecision, TaskKind};
 use turnkit_session_core::Session;
 use turnkit_testkit::FnTask;
@@ -46,13 +49,6 @@ fn action() -> impl Strategy<Value = Action> {
         1 => Just(Action::Interrupt),
         1 => Just(Action::Shutdown),
     ]
-}
-
-fn custom(name: &str) -> Op {
-    Op::Custom {
-        name: name.into(),
-        payload: serde_json::Value::Null,
-    }
 }
 
 /// A child's task: chatters while it waits for its approval, then names the decision.
