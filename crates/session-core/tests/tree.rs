@@ -9,7 +9,7 @@ use std::time::Duration;
 mod support;
 
 use insta::assert_json_snapshot;
-use support::{custom, types};
+use support::{alive_tasks, assert_tasks_settle_to, custom, types};
 use turnkit_protocol::{
     ApprovalPolicy, ApprovalRequest, ContentItem, Event, EventMsg, Op, ResponseItem,
     ReviewDecision, Role, SubSessionOutcome, TaskKind,
@@ -163,20 +163,6 @@ fn labels(events: &[Event]) -> Vec<String> {
         .collect()
 }
 
-async fn alive_tasks_settle_to(before: usize) {
-    for _ in 0..50 {
-        tokio::task::yield_now().await;
-    }
-    tokio::time::sleep(Duration::from_millis(10)).await;
-    assert_eq!(
-        tokio::runtime::Handle::current()
-            .metrics()
-            .num_alive_tasks(),
-        before,
-        "no tokio task outlives the tree"
-    );
-}
-
 #[tokio::test(start_paused = true)]
 async fn child_approval_reaches_the_root_and_the_decision_comes_back_down() {
     let mut session = tree_session();
@@ -255,9 +241,7 @@ async fn interrupt_while_a_child_waits_for_approval_aborts_the_child_first() {
 
 #[tokio::test(start_paused = true)]
 async fn shutdown_ends_a_grandchild_then_its_parent_and_leaves_no_task() {
-    let before = tokio::runtime::Handle::current()
-        .metrics()
-        .num_alive_tasks();
+    let before = alive_tasks();
     let mut session = tree_session();
     session.submit(custom("nest"));
     session
@@ -287,7 +271,7 @@ async fn shutdown_ends_a_grandchild_then_its_parent_and_leaves_no_task() {
     );
     assert_json_snapshot!(session.normalize(session.seen()));
     drop(session);
-    alive_tasks_settle_to(before).await;
+    assert_tasks_settle_to(before, "no tokio task outlives the tree").await;
 }
 
 #[tokio::test(start_paused = true)]
@@ -390,9 +374,7 @@ async fn dropping_the_handle_shuts_the_child_down_before_the_parent_ends() {
             Ok(Some("dropped".into()))
         },
     );
-    let before = tokio::runtime::Handle::current()
-        .metrics()
-        .num_alive_tasks();
+    let before = alive_tasks();
     let mut session = TestSession::builder()
         .task(task.registration())
         .task(waiter().registration())
@@ -409,7 +391,7 @@ async fn dropping_the_handle_shuts_the_child_down_before_the_parent_ends() {
     );
     assert_json_snapshot!(session.normalize(session.seen()));
     drop(session);
-    alive_tasks_settle_to(before).await;
+    assert_tasks_settle_to(before, "no tokio task outlives the tree").await;
 }
 
 #[tokio::test(start_paused = true)]
@@ -640,9 +622,7 @@ async fn a_child_journals_beside_its_parent_with_a_seeded_history() {
 
 #[tokio::test(start_paused = true)]
 async fn dropping_the_root_session_leaves_no_task_of_the_tree_behind() {
-    let before = tokio::runtime::Handle::current()
-        .metrics()
-        .num_alive_tasks();
+    let before = alive_tasks();
     // The child's task ignores its token for a second, so an orderly shutdown would take that
     // long; dropping the root must not wait for it.
     let slow = FnTask::new(
@@ -671,5 +651,5 @@ async fn dropping_the_root_session_leaves_no_task_of_the_tree_behind() {
         .await;
     tokio::time::sleep(Duration::from_millis(5)).await;
     drop(session);
-    alive_tasks_settle_to(before).await;
+    assert_tasks_settle_to(before, "no tokio task outlives the tree").await;
 }

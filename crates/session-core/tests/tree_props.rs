@@ -19,7 +19,7 @@ use std::time::Duration;
 mod support;
 
 use proptest::prelude::*;
-use support::custom;
+use support::{alive_tasks, assert_tasks_settle_to, custom};
 use turnkit_protocol::{ApprovalRequest, Event, EventMsg, Op, ReviewDecision, TaskKind};
 use turnkit_session_core::Session;
 use turnkit_testkit::FnTask;
@@ -223,9 +223,7 @@ fn run_case(actions: Vec<Action>) -> Vec<Event> {
         .build()
         .unwrap();
     runtime.block_on(async move {
-        let baseline = tokio::runtime::Handle::current()
-            .metrics()
-            .num_alive_tasks();
+        let baseline = alive_tasks();
         let mut session = Session::builder()
             .session_id("root")
             .task(chatty().registration())
@@ -279,17 +277,7 @@ fn run_case(actions: Vec<Action>) -> Vec<Event> {
         checker.check();
 
         drop(session);
-        for _ in 0..20 {
-            tokio::task::yield_now().await;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-        assert_eq!(
-            tokio::runtime::Handle::current()
-                .metrics()
-                .num_alive_tasks(),
-            baseline,
-            "a tokio task outlived the tree"
-        );
+        assert_tasks_settle_to(baseline, "a tokio task outlived the tree").await;
         checker.events
     })
 }
