@@ -4,7 +4,10 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use crate::{ApprovalOrigin, ExecCommandEnd, ExecSource, ExecStream, TaskKind, UndoCompleted};
+use crate::{
+    ApprovalOrigin, ApprovalPolicy, ApprovalRequest, ExecCommandEnd, ExecSource, ExecStream,
+    SubSessionOutcome, TaskKind, UndoCompleted,
+};
 
 /// One event of a session's ordered stream.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -83,18 +86,15 @@ pub enum EventMsg {
         /// The new text.
         delta: String,
     },
-    /// A command needs the client's decision before it runs.
-    ExecApprovalRequest {
-        /// Answer with `Op::ExecApproval { id: approval_id, .. }`; unique within the session tree.
+    /// Something needs the client's decision before it happens.
+    ///
+    /// A sub-session's request appears on the root session's stream, with its `origin`.
+    ApprovalRequested {
+        /// Answer with `Op::DecideApproval { id: approval_id, .. }`; unique within the session
+        /// tree.
         approval_id: String,
-        /// The tool call that wants to run the command.
-        call_id: String,
-        /// The command, as argv.
-        command: Vec<String>,
-        /// Where it would run.
-        cwd: PathBuf,
-        /// Why the agent wants it, when it said.
-        reason: Option<String>,
+        /// What is asked.
+        request: ApprovalRequest,
         /// The sub-session that asked, when not the root session.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         origin: Option<ApprovalOrigin>,
@@ -129,6 +129,35 @@ pub enum EventMsg {
     },
     /// An undo ended.
     UndoCompleted(UndoCompleted),
+    /// A sub-session started under the task whose id this event carries.
+    SubSessionStarted {
+        /// Which sub-session.
+        origin: ApprovalOrigin,
+        /// The approval policy it runs under.
+        approval_policy: ApprovalPolicy,
+    },
+    /// A sub-session ended; nothing of it follows.
+    SubSessionEnded {
+        /// Which sub-session.
+        origin: ApprovalOrigin,
+        /// How it ended.
+        outcome: SubSessionOutcome,
+    },
+    /// An event of a sub-session, re-emitted by its parent's task under the parent's turn id.
+    SubSessionEvent {
+        /// Which sub-session.
+        origin: ApprovalOrigin,
+        /// The event as the sub-session sent it (its own id and `seq`).
+        event: Box<Event>,
+    },
+    /// An event a downstream task kind defines; clients that do not know `name` skip it.
+    Custom {
+        /// The event's name, chosen by the task kind (for example `deploy_progress`).
+        name: String,
+        /// Its data, as the task kind defines it.
+        #[serde(default)]
+        payload: serde_json::Value,
+    },
     /// The session has shut down; the last event of the stream.
     ShutdownComplete,
     /// An event of a type this build does not know; produced only when reading.

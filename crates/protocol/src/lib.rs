@@ -44,7 +44,10 @@ mod task_kind;
 mod tool;
 mod undo;
 
-pub use approval::{ApprovalOrigin, ReviewDecision};
+pub use approval::{
+    ApprovalOrigin, ApprovalPolicy, ApprovalRequest, ApprovalSubject, ReviewDecision,
+    SubSessionOutcome,
+};
 pub use event::{Event, EventMsg, TurnAbortReason};
 pub use exec::{ExecCommandEnd, ExecSource, ExecStream};
 pub use history::{ContentItem, ResponseItem, Role};

@@ -24,9 +24,9 @@ pub enum Op {
     },
     /// Abort the running turn; a no-op when nothing runs.
     Interrupt,
-    /// Decide a pending approval request.
-    ExecApproval {
-        /// The `approval_id` of the `exec_approval_request` event.
+    /// Decide a pending approval request of this session or of any of its sub-sessions.
+    DecideApproval {
+        /// The `approval_id` of the `approval_requested` event.
         id: String,
         /// The decision.
         decision: ReviewDecision,
@@ -67,7 +67,7 @@ impl Op {
             Op::Undo => Some(TaskKind::UNDO),
             Op::RunUserShellCommand { .. } => Some(TaskKind::USER_SHELL),
             Op::Custom { name, .. } => Some(TaskKind::from(name.clone())),
-            Op::Interrupt | Op::ExecApproval { .. } | Op::Shutdown => None,
+            Op::Interrupt | Op::DecideApproval { .. } | Op::Shutdown => None,
         }
     }
 
@@ -76,7 +76,7 @@ impl Op {
         match self {
             Op::UserInput { .. } => "user_input",
             Op::Interrupt => "interrupt",
-            Op::ExecApproval { .. } => "exec_approval",
+            Op::DecideApproval { .. } => "decide_approval",
             Op::Compact => "compact",
             Op::Review { .. } => "review",
             Op::Undo => "undo",

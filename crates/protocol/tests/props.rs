@@ -13,9 +13,9 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use turnkit_protocol::{
-    ApprovalOrigin, ContentItem, Event, EventMsg, ExecCommandEnd, ExecSource, ExecStream, Op,
-    ResponseItem, ReviewDecision, ReviewRequest, Role, Submission, TaskKind, TurnAbortReason,
-    UndoCompleted, UserInput,
+    ApprovalOrigin, ApprovalPolicy, ApprovalRequest, ApprovalSubject, ContentItem, Event, EventMsg,
+    ExecCommandEnd, ExecSource, ExecStream, Op, ResponseItem, ReviewDecision, ReviewRequest, Role,
+    SubSessionOutcome, Submission, TaskKind, TurnAbortReason, UndoCompleted, UserInput,
 };
 
 fn cases() -> u32 {
@@ -127,7 +127,7 @@ fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
         vec(user_input(), 0..3).prop_map(|items| Op::UserInput { items }),
         Just(Op::Interrupt),
-        (text(), review_decision()).prop_map(|(id, decision)| Op::ExecApproval { id, decision }),
+        (text(), review_decision()).prop_map(|(id, decision)| Op::DecideApproval { id, decision }),
         Just(Op::Compact),
         review_request().prop_map(|request| Op::Review { request }),
         Just(Op::Undo),
@@ -142,10 +142,61 @@ fn submission() -> impl Strategy<Value = Submission> {
 }
 
 fn approval_origin() -> impl Strategy<Value = ApprovalOrigin> {
-    (text(), any::<u32>()).prop_map(|(sub_session_id, depth)| ApprovalOrigin {
-        sub_session_id,
-        depth,
-    })
+    (text(), text(), any::<u32>(), task_kind(), text()).prop_map(
+        |(sub_session_id, parent_session_id, depth, task_kind, turn_id)| ApprovalOrigin {
+            sub_session_id,
+            parent_session_id,
+            depth,
+            task_kind,
+            turn_id,
+        },
+    )
+}
+
+fn approval_policy() -> impl Strategy<Value = ApprovalPolicy> {
+    prop_oneof![
+        Just(ApprovalPolicy::Never),
+        Just(ApprovalPolicy::OnRequest),
+        Just(ApprovalPolicy::Untrusted),
+        Just(ApprovalPolicy::Always),
+    ]
+}
+
+fn sub_session_outcome() -> impl Strategy<Value = SubSessionOutcome> {
+    prop_oneof![
+        Just(SubSessionOutcome::Completed),
+        Just(SubSessionOutcome::Aborted),
+        Just(SubSessionOutcome::Failed),
+        Just(SubSessionOutcome::Lost),
+    ]
+}
+
+fn approval_subject() -> impl Strategy<Value = ApprovalSubject> {
+    prop_oneof![
+        (vec(text(), 0..4), path())
+            .prop_map(|(command, cwd)| ApprovalSubject::Command { command, cwd }),
+        (vec(path(), 0..3), text(), path())
+            .prop_map(|(files, diff, cwd)| { ApprovalSubject::Patch { files, diff, cwd } }),
+        (text(), text(), json_value()).prop_map(|(server, tool, arguments)| {
+            ApprovalSubject::ToolCall {
+                server,
+                tool,
+                arguments,
+            }
+        }),
+        (text(), json_value())
+            .prop_map(|(title, details)| ApprovalSubject::Question { title, details }),
+    ]
+}
+
+fn approval_request() -> impl Strategy<Value = ApprovalRequest> {
+    (option::of(text()), approval_subject(), option::of(text())).prop_map(
+        |(call_id, subject, reason)| ApprovalRequest {
+            call_id,
+            subject,
+            reason,
+        },
+    )
 }
 
 fn exec_command_end() -> impl Strategy<Value = ExecCommandEnd> {
@@ -209,24 +260,13 @@ fn event_msg() -> impl Strategy<Value = EventMsg> {
         text().prop_map(|message| EventMsg::AgentMessage { message }),
         text().prop_map(|delta| EventMsg::AgentMessageDelta { delta }),
         text().prop_map(|delta| EventMsg::AgentReasoningDelta { delta }),
-        (
-            text(),
-            text(),
-            command(),
-            path(),
-            option::of(text()),
-            option::of(approval_origin())
-        )
-            .prop_map(|(approval_id, call_id, command, cwd, reason, origin)| {
-                EventMsg::ExecApprovalRequest {
-                    approval_id,
-                    call_id,
-                    command,
-                    cwd,
-                    reason,
-                    origin,
-                }
-            }),
+        (text(), approval_request(), option::of(approval_origin())).prop_map(
+            |(approval_id, request, origin)| EventMsg::ApprovalRequested {
+                approval_id,
+                request,
+                origin,
+            }
+        ),
         (text(), command(), path(), exec_source()).prop_map(|(call_id, command, cwd, source)| {
             EventMsg::ExecCommandBegin {
                 call_id,
@@ -245,6 +285,25 @@ fn event_msg() -> impl Strategy<Value = EventMsg> {
         exec_command_end().prop_map(EventMsg::ExecCommandEnd),
         option::of(text()).prop_map(|message| EventMsg::UndoStarted { message }),
         undo_completed().prop_map(EventMsg::UndoCompleted),
+        (approval_origin(), approval_policy()).prop_map(|(origin, approval_policy)| {
+            EventMsg::SubSessionStarted {
+                origin,
+                approval_policy,
+            }
+        }),
+        (approval_origin(), sub_session_outcome())
+            .prop_map(|(origin, outcome)| EventMsg::SubSessionEnded { origin, outcome }),
+        (approval_origin(), text(), any::<u64>(), text()).prop_map(|(origin, id, seq, message)| {
+            EventMsg::SubSessionEvent {
+                origin,
+                event: Box::new(Event {
+                    id,
+                    seq,
+                    msg: EventMsg::AgentMessage { message },
+                }),
+            }
+        }),
+        (text(), json_value()).prop_map(|(name, payload)| EventMsg::Custom { name, payload }),
         Just(EventMsg::ShutdownComplete),
     ]
 }
@@ -351,6 +410,9 @@ proptest! {
         role in role(),
         request in review_request(),
         origin in approval_origin(),
+        policy in approval_policy(),
+        outcome in sub_session_outcome(),
+        approval in approval_request(),
     ) {
         assert_round_trips(&kind);
         assert_round_trips(&decision);
@@ -360,6 +422,9 @@ proptest! {
         assert_round_trips(&role);
         assert_round_trips(&request);
         assert_round_trips(&origin);
+        assert_round_trips(&policy);
+        assert_round_trips(&outcome);
+        assert_round_trips(&approval);
     }
 
     #[test]

@@ -9,9 +9,9 @@ use std::path::PathBuf;
 use serde::Serialize;
 use serde_json::json;
 use turnkit_protocol::{
-    ApprovalOrigin, ContentItem, Event, EventMsg, ExecCommandEnd, ExecSource, ExecStream, Op,
-    ResponseItem, ReviewDecision, ReviewRequest, Role, Submission, TaskKind, TurnAbortReason,
-    UndoCompleted, UserInput,
+    ApprovalOrigin, ApprovalPolicy, ApprovalRequest, ApprovalSubject, ContentItem, Event, EventMsg,
+    ExecCommandEnd, ExecSource, ExecStream, Op, ResponseItem, ReviewDecision, ReviewRequest, Role,
+    SubSessionOutcome, Submission, TaskKind, TurnAbortReason, UndoCompleted, UserInput,
 };
 
 /// Snapshots each sample as `<prefix>_<its type tag>` and checks the tag is the one `tag_of`
@@ -37,7 +37,7 @@ fn ops() -> Vec<Op> {
             ],
         },
         Op::Interrupt,
-        Op::ExecApproval {
+        Op::DecideApproval {
             id: "approval-1".into(),
             decision: ReviewDecision::ApprovedForSession,
         },
@@ -65,7 +65,7 @@ fn op_tag(op: &Op) -> &'static str {
     match op {
         Op::UserInput { .. } => "user_input",
         Op::Interrupt => "interrupt",
-        Op::ExecApproval { .. } => "exec_approval",
+        Op::DecideApproval { .. } => "decide_approval",
         Op::Compact => "compact",
         Op::Review { .. } => "review",
         Op::Undo => "undo",
@@ -123,16 +123,12 @@ fn event_msgs() -> Vec<EventMsg> {
         EventMsg::AgentReasoningDelta {
             delta: "the test expects".into(),
         },
-        EventMsg::ExecApprovalRequest {
+        EventMsg::ApprovalRequested {
             approval_id: "approval-1".into(),
-            call_id: "call-7".into(),
-            command: vec!["cargo".into(), "test".into()],
-            cwd: PathBuf::from("/repo"),
-            reason: Some("run the tests".into()),
-            origin: Some(ApprovalOrigin {
-                sub_session_id: "review-1".into(),
-                depth: 1,
-            }),
+            request: ApprovalRequest::command(vec!["cargo".into(), "test".into()], "/repo")
+                .with_call_id("call-7")
+                .with_reason("run the tests"),
+            origin: Some(origin()),
         },
         EventMsg::ExecCommandBegin {
             call_id: "call-7".into(),
@@ -156,9 +152,41 @@ fn event_msgs() -> Vec<EventMsg> {
             deleted: vec![],
             conflicts: vec!["README.md".into()],
         }),
+        EventMsg::SubSessionStarted {
+            origin: origin(),
+            approval_policy: ApprovalPolicy::Untrusted,
+        },
+        EventMsg::SubSessionEnded {
+            origin: origin(),
+            outcome: SubSessionOutcome::Completed,
+        },
+        EventMsg::SubSessionEvent {
+            origin: origin(),
+            event: Box::new(Event {
+                id: "sub-1".into(),
+                seq: 4,
+                msg: EventMsg::AgentMessage {
+                    message: "no findings".into(),
+                },
+            }),
+        },
+        EventMsg::Custom {
+            name: "deploy_progress".into(),
+            payload: json!({"stage": "canary", "percent": 10}),
+        },
         EventMsg::ShutdownComplete,
         EventMsg::Unknown,
     ]
+}
+
+fn origin() -> ApprovalOrigin {
+    ApprovalOrigin {
+        sub_session_id: "session-1.1".into(),
+        parent_session_id: "session-1".into(),
+        depth: 1,
+        task_kind: TaskKind::REVIEW,
+        turn_id: "sub-3".into(),
+    }
 }
 
 fn event_msg_tag(msg: &EventMsg) -> &'static str {
@@ -173,12 +201,16 @@ fn event_msg_tag(msg: &EventMsg) -> &'static str {
         EventMsg::AgentMessage { .. } => "agent_message",
         EventMsg::AgentMessageDelta { .. } => "agent_message_delta",
         EventMsg::AgentReasoningDelta { .. } => "agent_reasoning_delta",
-        EventMsg::ExecApprovalRequest { .. } => "exec_approval_request",
+        EventMsg::ApprovalRequested { .. } => "approval_requested",
         EventMsg::ExecCommandBegin { .. } => "exec_command_begin",
         EventMsg::ExecCommandOutputDelta { .. } => "exec_command_output_delta",
         EventMsg::ExecCommandEnd(_) => "exec_command_end",
         EventMsg::UndoStarted { .. } => "undo_started",
         EventMsg::UndoCompleted(_) => "undo_completed",
+        EventMsg::SubSessionStarted { .. } => "sub_session_started",
+        EventMsg::SubSessionEnded { .. } => "sub_session_ended",
+        EventMsg::SubSessionEvent { .. } => "sub_session_event",
+        EventMsg::Custom { .. } => "custom",
         EventMsg::ShutdownComplete => "shutdown_complete",
         EventMsg::Unknown => "unknown",
     }
@@ -300,6 +332,88 @@ fn every_review_decision_matches_its_snapshot() {
 }
 
 #[test]
+fn every_approval_subject_matches_its_snapshot() {
+    let samples = [
+        ApprovalSubject::Command {
+            command: vec!["rm".into(), "-r".into(), "build".into()],
+            cwd: PathBuf::from("/repo"),
+        },
+        ApprovalSubject::Patch {
+            files: vec![PathBuf::from("src/lib.rs")],
+            diff: "--- a/src/lib.rs\n+++ b/src/lib.rs\n@@ -1 +1 @@\n-old\n+new\n".into(),
+            cwd: PathBuf::from("/repo"),
+        },
+        ApprovalSubject::ToolCall {
+            server: "github".into(),
+            tool: "create_issue".into(),
+            arguments: json!({"title": "flaky test"}),
+        },
+        ApprovalSubject::Question {
+            title: "deploy to production?".into(),
+            details: json!({"service": "api", "version": "1.4.2"}),
+        },
+    ];
+    snapshot_each("approval_subject", &samples, |subject| match subject {
+        ApprovalSubject::Command { .. } => "command",
+        ApprovalSubject::Patch { .. } => "patch",
+        ApprovalSubject::ToolCall { .. } => "tool_call",
+        ApprovalSubject::Question { .. } => "question",
+    });
+}
+
+#[test]
+fn every_approval_policy_and_sub_session_outcome_matches_its_snapshot() {
+    let policies = [
+        ApprovalPolicy::Never,
+        ApprovalPolicy::OnRequest,
+        ApprovalPolicy::Untrusted,
+        ApprovalPolicy::Always,
+    ];
+    snapshot_each("approval_policy", &policies, |policy| policy.as_str());
+    let outcomes = [
+        SubSessionOutcome::Completed,
+        SubSessionOutcome::Aborted,
+        SubSessionOutcome::Failed,
+        SubSessionOutcome::Lost,
+    ];
+    snapshot_each("sub_session_outcome", &outcomes, |outcome| match outcome {
+        SubSessionOutcome::Completed => "completed",
+        SubSessionOutcome::Aborted => "aborted",
+        SubSessionOutcome::Failed => "failed",
+        SubSessionOutcome::Lost => "lost",
+    });
+}
+
+#[test]
+fn approval_policies_are_ordered_by_strictness() {
+    use ApprovalPolicy::{Always, Never, OnRequest, Untrusted};
+    assert!(Never < OnRequest && OnRequest < Untrusted && Untrusted < Always);
+    assert_eq!(Never.stricter_of(Untrusted), Untrusted);
+    assert_eq!(Always.stricter_of(OnRequest), Always);
+    assert_eq!(OnRequest.stricter_of(OnRequest), OnRequest);
+    assert!(Untrusted.is_at_least_as_strict_as(OnRequest));
+    assert!(!Never.is_at_least_as_strict_as(OnRequest));
+    assert_eq!(ApprovalPolicy::default(), OnRequest);
+}
+
+#[test]
+fn custom_events_are_told_apart_from_built_in_ones() {
+    let wire = json!({"type": "custom", "name": "task_complete", "payload": {"x": 1}});
+    let msg: EventMsg = serde_json::from_value(wire).unwrap();
+    assert!(
+        !msg.is_terminal(),
+        "a custom event never passes for a built-in one"
+    );
+    assert_eq!(
+        msg,
+        EventMsg::Custom {
+            name: "task_complete".into(),
+            payload: json!({"x": 1})
+        }
+    );
+}
+
+#[test]
 fn every_turn_abort_reason_matches_its_snapshot() {
     let samples = [
         TurnAbortReason::Interrupted,
@@ -389,13 +503,13 @@ fn unknown_fields_are_ignored_at_every_level() {
 
     let submission: Submission = serde_json::from_value(json!({
         "id": "sub-2",
-        "op": {"type": "exec_approval", "id": "a-1", "decision": "denied", "remember": false},
+        "op": {"type": "decide_approval", "id": "a-1", "decision": "denied", "remember": false},
         "client": "ide",
     }))
     .unwrap();
     assert_eq!(
         submission.op,
-        Op::ExecApproval {
+        Op::DecideApproval {
             id: "a-1".into(),
             decision: ReviewDecision::Denied
         }
@@ -546,7 +660,7 @@ fn op_task_kind_names_the_task_that_runs_it() {
     let expected = [
         ("user_input", Some(TaskKind::REGULAR)),
         ("interrupt", None),
-        ("exec_approval", None),
+        ("decide_approval", None),
         ("compact", Some(TaskKind::COMPACT)),
         ("review", Some(TaskKind::REVIEW)),
         ("undo", Some(TaskKind::UNDO)),

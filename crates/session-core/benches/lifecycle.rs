@@ -11,6 +11,10 @@ use turnkit_protocol::{EventMsg, Op, TaskKind};
 use turnkit_session_core::{Session, TaskRegistration};
 use turnkit_testkit::FnTask;
 
+mod support;
+
+use support::{custom, median, runtime, time_pair};
+
 #[global_allocator]
 static ALLOC: divan::AllocProfiler = divan::AllocProfiler::system();
 
@@ -18,13 +22,6 @@ const NOOP: TaskKind = TaskKind::from_static("noop");
 const WAIT: TaskKind = TaskKind::from_static("wait");
 const BURST: TaskKind = TaskKind::from_static("burst");
 const BURST_EVENTS: usize = 10_000;
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("a tokio runtime")
-}
 
 fn registrations() -> Vec<TaskRegistration> {
     let noop = FnTask::new(NOOP, |_ctx, _input, _token| async { Ok(None) });
@@ -61,13 +58,6 @@ fn session(rollout: Option<&std::path::Path>) -> Session {
         builder = builder.rollout(path);
     }
     builder.build().expect("a session")
-}
-
-fn custom(name: &str) -> Op {
-    Op::Custom {
-        name: name.into(),
-        payload: serde_json::Value::Null,
-    }
 }
 
 async fn until_terminal(session: &mut Session) -> usize {
@@ -215,34 +205,6 @@ fn turn_bytes() -> Vec<u8> {
         .iter()
         .flat_map(|line| line.bytes().chain([b'\n']))
         .collect()
-}
-
-fn median(mut samples: Vec<Duration>) -> Duration {
-    samples.sort();
-    samples[samples.len() / 2]
-}
-
-/// Medians of two workloads measured in alternation, so drift on a busy machine hits both.
-fn time_pair<A: FnMut(), B: FnMut()>(
-    runs: usize,
-    mut first: A,
-    mut second: B,
-) -> (Duration, Duration) {
-    let mut first_samples = Vec::with_capacity(runs);
-    let mut second_samples = Vec::with_capacity(runs);
-    for _ in 0..runs.min(10) {
-        first();
-        second();
-    }
-    for _ in 0..runs {
-        let start = Instant::now();
-        first();
-        first_samples.push(start.elapsed());
-        let start = Instant::now();
-        second();
-        second_samples.push(start.elapsed());
-    }
-    (median(first_samples), median(second_samples))
 }
 
 fn resident_bytes() -> usize {

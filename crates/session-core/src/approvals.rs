@@ -1,42 +1,50 @@
-//! The approvals broker: per-request ids, routing decisions back, and session-wide approvals.
+//! The approvals broker of a session tree: ids unique across the tree, decisions routed back
+//! to the session that asked, and `ApprovedForSession` remembered per session.
+//!
+//! One [`TreeApprovals`] serves a root session and all its sub-sessions; each session holds an
+//! [`ApprovalBroker`], its own view of it, so a decision submitted to any session of the tree
+//! (normally the root, whose client sees every request) reaches the asker, while aborting a
+//! task or remembering a session-wide approval stays within the session it belongs to.
 
 use std::collections::{HashMap, HashSet};
-use std::path::PathBuf;
-use std::sync::{Mutex, PoisonError};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use tokio::sync::oneshot;
-use turnkit_protocol::ReviewDecision;
+use turnkit_protocol::{ApprovalRequest, ReviewDecision};
 
-/// What a task asks the client to approve.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ApprovalRequest {
-    /// The tool call that wants to run the command.
-    pub call_id: String,
-    /// The command, as argv.
-    pub command: Vec<String>,
-    /// Where it would run.
-    pub cwd: PathBuf,
-    /// Why, when the agent said.
-    pub reason: Option<String>,
-}
+type Remembered = Arc<Mutex<HashSet<String>>>;
 
 struct Pending {
+    session: u64,
     task_id: u64,
-    command: Vec<String>,
+    key: String,
+    remember_in: Remembered,
     reply: oneshot::Sender<ReviewDecision>,
 }
 
-#[derive(Default)]
-struct BrokerState {
+struct TreeState {
     next_id: u64,
     pending: HashMap<String, Pending>,
-    approved_for_session: HashSet<Vec<String>>,
 }
 
-/// Holds the approval requests that wait for the client.
-#[derive(Default)]
+/// The requests of a whole session tree that wait for the client.
+struct TreeApprovals {
+    next_session: AtomicU64,
+    state: Mutex<TreeState>,
+}
+
+/// One session's view of its tree's approvals.
 pub(crate) struct ApprovalBroker {
-    state: Mutex<BrokerState>,
+    tree: Arc<TreeApprovals>,
+    session: u64,
+    approved_for_session: Remembered,
+}
+
+impl Default for ApprovalBroker {
+    fn default() -> Self {
+        Self::root()
+    }
 }
 
 /// What the broker says about a new request.
@@ -48,37 +56,79 @@ pub(crate) enum Registered {
 }
 
 impl ApprovalBroker {
-    fn lock(&self) -> std::sync::MutexGuard<'_, BrokerState> {
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    /// The broker of a root session: a new tree.
+    pub(crate) fn root() -> Self {
+        let tree = TreeApprovals {
+            next_session: AtomicU64::new(1),
+            state: Mutex::new(TreeState {
+                next_id: 0,
+                pending: HashMap::new(),
+            }),
+        };
+        Self {
+            tree: Arc::new(tree),
+            session: 0,
+            approved_for_session: Remembered::default(),
+        }
     }
 
-    pub(crate) fn register(&self, task_id: u64, command: &[String]) -> Registered {
-        let mut state = self.lock();
-        if state.approved_for_session.contains(command) {
+    /// The broker of a sub-session: the same tree, its own session-wide approvals.
+    pub(crate) fn child(&self) -> Self {
+        Self {
+            tree: Arc::clone(&self.tree),
+            session: self.tree.next_session.fetch_add(1, Ordering::Relaxed),
+            approved_for_session: Remembered::default(),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, TreeState> {
+        self.tree
+            .state
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub(crate) fn register(&self, task_id: u64, request: &ApprovalRequest) -> Registered {
+        // The subject's JSON is what "the same thing again" means for `ApprovedForSession`.
+        let key = serde_json::to_string(&request.subject).unwrap_or_default();
+        let remembered = self
+            .approved_for_session
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .contains(&key);
+        if remembered {
             return Registered::AlreadyApproved;
         }
+        let mut state = self.lock();
         state.next_id += 1;
+        // One counter for the whole tree makes an id unique across every session in it.
         let id = format!("approval-{}", state.next_id);
         let (reply, rx) = oneshot::channel();
         state.pending.insert(
             id.clone(),
             Pending {
+                session: self.session,
                 task_id,
-                command: command.to_vec(),
+                key,
+                remember_in: Arc::clone(&self.approved_for_session),
                 reply,
             },
         );
         Registered::Ask(id, rx)
     }
 
-    /// Routes the client's decision; `false` when no request has this id.
+    /// Routes the client's decision to whichever session of the tree asked; `false` when no
+    /// request has this id.
     pub(crate) fn decide(&self, id: &str, decision: ReviewDecision) -> bool {
-        let mut state = self.lock();
-        let Some(pending) = state.pending.remove(id) else {
+        let Some(pending) = self.lock().pending.remove(id) else {
             return false;
         };
         if decision == ReviewDecision::ApprovedForSession {
-            state.approved_for_session.insert(pending.command);
+            pending
+                .remember_in
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .insert(pending.key);
         }
         // The asking task may have stopped meanwhile; then nobody needs the answer.
         let _ = pending.reply.send(decision);
@@ -90,13 +140,13 @@ impl ApprovalBroker {
         self.lock().pending.remove(id);
     }
 
-    /// Resolves every request of an aborted task as `Abort`.
+    /// Resolves every request of an aborted task of this session as `Abort`.
     pub(crate) fn abort_task(&self, task_id: u64) {
         let mut state = self.lock();
         let ids: Vec<String> = state
             .pending
             .iter()
-            .filter(|(_, pending)| pending.task_id == task_id)
+            .filter(|(_, pending)| pending.session == self.session && pending.task_id == task_id)
             .map(|(id, _)| id.clone())
             .collect();
         for id in ids {
@@ -106,7 +156,7 @@ impl ApprovalBroker {
         }
     }
 
-    /// How many requests wait for the client.
+    /// How many requests of the whole tree wait for the client.
     pub(crate) fn pending_count(&self) -> usize {
         self.lock().pending.len()
     }

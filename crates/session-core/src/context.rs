@@ -7,13 +7,16 @@ use std::sync::{Arc, Mutex};
 
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::AbortOnDropHandle;
-use turnkit_protocol::{EventMsg, ResponseItem, ReviewDecision, TaskKind, UserInput};
+use turnkit_protocol::{
+    ApprovalPolicy, ApprovalRequest, EventMsg, ResponseItem, ReviewDecision, TaskKind, UserInput,
+};
 
+use crate::ToolRegistry;
 use crate::approvals::Registered;
 use crate::events::TaskGate;
 use crate::rollout::RolloutRecord;
 use crate::state::{Auxiliary, Shared, lock};
-use crate::{ApprovalRequest, ToolRegistry};
+use crate::subsession::{ChildLink, SubSessionBuilder};
 
 /// A running task's view of its session: events, history, approvals, input and services.
 pub struct TaskContext {
@@ -24,6 +27,9 @@ pub struct TaskContext {
     pub(crate) gate: Arc<TaskGate>,
     token: CancellationToken,
     pending_input: Option<Arc<Mutex<Vec<UserInput>>>>,
+    /// The sub-sessions this task started; its driver waits for them before its terminal event,
+    /// and sets `None` when it does, so no child starts after that.
+    pub(crate) children: Mutex<Option<Vec<Arc<ChildLink>>>>,
 }
 
 impl TaskContext {
@@ -44,6 +50,7 @@ impl TaskContext {
             gate,
             token,
             pending_input,
+            children: Mutex::new(Some(Vec::new())),
         }
     }
 
@@ -117,10 +124,32 @@ impl TaskContext {
         *history = items;
     }
 
-    /// Asks the client to approve a command and waits for the decision.
+    /// How deep this task's session is in its tree: 0 for the root, 1 for its children, ….
+    pub fn depth(&self) -> u32 {
+        self.shared.tree.depth
+    }
+
+    /// The approval policy of this task's session.
+    pub fn approval_policy(&self) -> ApprovalPolicy {
+        self.shared.tree.policy
+    }
+
+    /// Starts configuring a sub-session: a child session this task runs and talks to.
     ///
-    /// A command approved earlier with `ApprovedForSession` is approved at once without
-    /// asking. When this task is aborted the request resolves as [`ReviewDecision::Abort`].
+    /// See [`SubSessionBuilder`] for what the child inherits, and [`SubSession`] for the handle.
+    ///
+    /// [`SubSession`]: crate::SubSession
+    pub fn sub_session(&self) -> SubSessionBuilder<'_> {
+        SubSessionBuilder::new(self)
+    }
+
+    /// Asks the client to approve something (a command, a patch, a tool call or the task's own
+    /// question) and waits for the decision.
+    ///
+    /// The request goes to the root session's client, also from a sub-session (with its
+    /// origin); the task's parent never sees it. Something approved earlier in this session
+    /// with `ApprovedForSession` is approved at once without asking. When this task is aborted
+    /// the request resolves as [`ReviewDecision::Abort`].
     ///
     /// # Cancel safety
     ///
@@ -129,11 +158,7 @@ impl TaskContext {
         if self.token.is_cancelled() {
             return ReviewDecision::Abort;
         }
-        let (approval_id, reply) = match self
-            .shared
-            .approvals
-            .register(self.task_id, &request.command)
-        {
+        let (approval_id, reply) = match self.shared.approvals.register(self.task_id, &request) {
             Registered::AlreadyApproved => return ReviewDecision::Approved,
             Registered::Ask(approval_id, reply) => (approval_id, reply),
         };
@@ -141,14 +166,19 @@ impl TaskContext {
             shared: &self.shared,
             approval_id: &approval_id,
         };
-        self.send_event(EventMsg::ExecApprovalRequest {
+        let msg = EventMsg::ApprovalRequested {
             approval_id: approval_id.clone(),
-            call_id: request.call_id,
-            command: request.command,
-            cwd: request.cwd,
-            reason: request.reason,
-            origin: None,
-        });
+            request,
+            origin: self.shared.tree.origin.clone(),
+        };
+        let delivered = match &self.shared.tree.outlet {
+            Some(outlet) => outlet.emit(msg),
+            None => self.send_event(msg),
+        };
+        if !delivered {
+            // Nobody can answer a request that never reached the client.
+            return ReviewDecision::Abort;
+        }
         let decision = tokio::select! {
             decision = reply => decision.unwrap_or(ReviewDecision::Abort),
             () = self.token.cancelled() => ReviewDecision::Abort,

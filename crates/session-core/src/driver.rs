@@ -78,6 +78,7 @@ pub(crate) async fn drive(shared: Arc<Shared>, start: TurnStart) {
                 result = &mut run => Outcome::Finished(result),
                 () = control.requested.cancelled() => {
                     let reason = control.requested_reason().unwrap_or(TurnAbortReason::Interrupted);
+                    crate::subsession::interrupt_children(&ctx);
                     token.cancel();
                     shared.approvals.abort_task(task_id);
                     stop_within(&mut run, Instant::now() + grace).await;
@@ -89,6 +90,7 @@ pub(crate) async fn drive(shared: Arc<Shared>, start: TurnStart) {
         shared.end_steering(task_id);
         let aborted = matches!(outcome, Outcome::Aborted(_));
         settle_auxiliary(&shared, task_id, &control, &token, aborted).await;
+        crate::subsession::settle_children(&ctx).await;
         if aborted {
             run_hook(&shared, task.as_ref(), &ctx).await;
         }

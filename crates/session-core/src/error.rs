@@ -37,6 +37,29 @@ pub enum Error {
         /// The file.
         path: PathBuf,
     },
+    /// A sub-session would be deeper than the tree allows.
+    #[error(
+        "a sub-session at depth {depth} would pass the session tree's depth limit of {limit}: finish the work in this session, or raise the limit with `SessionBuilder::max_depth`"
+    )]
+    DepthLimit {
+        /// The depth the sub-session would have.
+        depth: u32,
+        /// The tree's limit.
+        limit: u32,
+    },
+    /// A sub-session asked for an approval policy broader than its parent's.
+    #[error(
+        "a sub-session cannot run under the `{asked}` approval policy when its parent runs under `{parent}`: choose `{parent}` or a stricter one"
+    )]
+    BroaderPolicy {
+        /// The policy asked for.
+        asked: turnkit_protocol::ApprovalPolicy,
+        /// The parent's policy.
+        parent: turnkit_protocol::ApprovalPolicy,
+    },
+    /// The task that would start a sub-session has already ended or is being cancelled.
+    #[error("the task has ended or is being cancelled, so it cannot start a sub-session")]
+    ParentEnded,
     /// The session was built outside a tokio runtime.
     #[error("a session needs a tokio runtime: build it from inside one")]
     NoRuntime,

@@ -76,10 +76,10 @@ mod services;
 mod session;
 mod snapshots;
 mod state;
+mod subsession;
 mod task;
 mod tool;
 
-pub use approvals::ApprovalRequest;
 pub use context::TaskContext;
 pub use error::Error;
 pub use registry::{DEFAULT_GRACE_PERIOD, TaskFactory, TaskRegistration};
@@ -87,6 +87,9 @@ pub use rollout::{RolloutRecord, read_rollout};
 pub use services::Services;
 pub use session::{Session, SessionBuilder, SessionHandle};
 pub use snapshots::TurnSnapshots;
+pub use subsession::{
+    ChildOutcome, DEFAULT_MAX_DEPTH, DEFAULT_SUB_SESSION_STOP_BOUND, SubSession, SubSessionBuilder,
+};
 pub use task::{SessionTask, TaskError, TaskResult};
 pub use tokio_util::sync::CancellationToken;
 pub use tool::{Tool, ToolOutput, ToolRegistry, parse_arguments};

@@ -21,6 +21,9 @@ pub enum RolloutRecord {
         cwd: PathBuf,
         /// The rollout format's version.
         version: u32,
+        /// The session that started this one, when it is a sub-session.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        parent_session_id: Option<String>,
     },
     /// User input the session accepted, written before it is acted on.
     UserInput {

@@ -25,6 +25,11 @@ impl Services {
         self.values.insert(TypeId::of::<T>(), Arc::new(value));
     }
 
+    /// Adds every value of `other`, replacing values of the same types.
+    pub fn extend(&mut self, other: Services) {
+        self.values.extend(other.values);
+    }
+
     /// A clone of the value of type `T`, if there is one.
     pub fn get<T: Clone + Send + Sync + 'static>(&self) -> Option<T> {
         self.values

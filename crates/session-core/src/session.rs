@@ -13,10 +13,10 @@ use turnkit_protocol::{
     Event, EventMsg, Op, ResponseItem, Submission, TaskKind, TurnAbortReason, UserInput,
 };
 
-use crate::approvals::ApprovalBroker;
 use crate::events::{EventSink, TaskGate};
 use crate::rollout::{self, ROLLOUT_VERSION, RolloutRecord, RolloutWriter};
 use crate::state::{Origin, Shared, State};
+use crate::subsession::{ParentSeed, TreeOptions};
 use crate::{
     DEFAULT_GRACE_PERIOD, Error, Services, SessionTask, TaskRegistration, Tool, ToolRegistry,
 };
@@ -40,6 +40,7 @@ pub struct SessionBuilder {
     rollout: RolloutMode,
     default_grace: Duration,
     abort_hook_timeout: Duration,
+    tree: TreeOptions,
 }
 
 impl Default for SessionBuilder {
@@ -53,6 +54,7 @@ impl Default for SessionBuilder {
             rollout: RolloutMode::InMemory,
             default_grace: DEFAULT_GRACE_PERIOD,
             abort_hook_timeout: DEFAULT_ABORT_HOOK_TIMEOUT,
+            tree: TreeOptions::default(),
         }
     }
 }
@@ -96,6 +98,37 @@ impl SessionBuilder {
         self
     }
 
+    /// Offers exactly the tools of `tools`, replacing any registered before.
+    pub fn tool_registry(mut self, tools: ToolRegistry) -> Self {
+        self.tools = tools;
+        self
+    }
+
+    /// Offers every service of `services`, replacing those of the same types given earlier.
+    pub fn services(mut self, services: Services) -> Self {
+        self.services.extend(services);
+        self
+    }
+
+    /// Sets the approval policy of the session (by default `on_request`); its sub-sessions
+    /// run under it or a stricter one.
+    pub fn approval_policy(mut self, policy: turnkit_protocol::ApprovalPolicy) -> Self {
+        self.tree.policy = Some(policy);
+        self
+    }
+
+    /// How deep the session tree may grow below this session (by default
+    /// [`DEFAULT_MAX_DEPTH`](crate::DEFAULT_MAX_DEPTH)): the root is 0, its children 1, ….
+    pub fn max_depth(mut self, max_depth: u32) -> Self {
+        self.tree.max_depth = Some(max_depth);
+        self
+    }
+
+    pub(crate) fn child_of(mut self, parent: ParentSeed) -> Self {
+        self.tree.parent = Some(parent);
+        self
+    }
+
     /// Journals the session to a new rollout file at `path` (it must not exist yet).
     pub fn rollout(mut self, path: impl Into<PathBuf>) -> Self {
         self.rollout = RolloutMode::Create(path.into());
@@ -132,6 +165,11 @@ impl SessionBuilder {
         let mut next_seq = 0;
         let mut next_submission = 0;
         let mut warnings = Vec::new();
+        let rollout_path = match &self.rollout {
+            RolloutMode::InMemory => None,
+            RolloutMode::Create(path) | RolloutMode::Resume(path) => Some(path.clone()),
+        };
+        let parent_session_id = self.tree.parent.as_ref().map(ParentSeed::parent_session_id);
         let rollout = match self.rollout {
             RolloutMode::InMemory => None,
             RolloutMode::Create(path) => {
@@ -141,6 +179,7 @@ impl SessionBuilder {
                     session_id: session_id.clone(),
                     cwd: cwd.clone(),
                     version: ROLLOUT_VERSION,
+                    parent_session_id,
                 });
                 Some(writer)
             }
@@ -163,6 +202,7 @@ impl SessionBuilder {
         let span = tracing::info_span!("session", session.id = %session_id);
         let done = CancellationToken::new();
         done.cancel();
+        let (tree, approvals) = self.tree.build(rollout_path);
         let shared = Arc::new(Shared {
             session_id: session_id.clone(),
             cwd,
@@ -170,7 +210,8 @@ impl SessionBuilder {
             tools: self.tools,
             registry,
             sink: EventSink::new(next_seq, tx, rollout),
-            approvals: ApprovalBroker::default(),
+            approvals,
+            tree,
             history: Mutex::new(history),
             state: Mutex::new(State {
                 active: None,
@@ -260,7 +301,11 @@ impl Session {
         self.handle.history()
     }
 
-    /// How many approval requests wait for the client's decision.
+    pub(crate) fn shared(&self) -> &Arc<Shared> {
+        &self.handle.shared
+    }
+
+    /// How many approval requests of the session tree wait for the client's decision.
     pub fn pending_approvals(&self) -> usize {
         self.handle.shared.approvals.pending_count()
     }
@@ -317,7 +362,7 @@ impl SessionHandle {
                     active.control.request(TurnAbortReason::Interrupted);
                 }
             }
-            Op::ExecApproval {
+            Op::DecideApproval {
                 id: approval_id,
                 decision,
             } => {

@@ -28,6 +28,7 @@ pub(crate) struct Shared {
     pub(crate) registry: HashMap<TaskKind, TaskRegistration>,
     pub(crate) sink: EventSink,
     pub(crate) approvals: ApprovalBroker,
+    pub(crate) tree: crate::subsession::Tree,
     pub(crate) history: Mutex<Vec<ResponseItem>>,
     pub(crate) state: Mutex<State>,
     pub(crate) root: CancellationToken,

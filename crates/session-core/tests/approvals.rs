@@ -4,8 +4,7 @@ mod support;
 
 use insta::assert_json_snapshot;
 use support::{custom, types};
-use turnkit_protocol::{EventMsg, Op, ReviewDecision, TaskKind};
-use turnkit_session_core::ApprovalRequest;
+use turnkit_protocol::{ApprovalRequest, EventMsg, Op, ReviewDecision, TaskKind};
 use turnkit_testkit::{FnTask, TestSession};
 
 /// Asks to run `cargo test` and finishes with the decision it got.
@@ -14,12 +13,14 @@ fn asker() -> FnTask {
         TaskKind::from_static("asker"),
         |ctx, _input, _token| async move {
             let decision = ctx
-                .request_approval(ApprovalRequest {
-                    call_id: "call-7".into(),
-                    command: vec!["cargo".into(), "test".into()],
-                    cwd: ctx.cwd().to_owned(),
-                    reason: Some("run the tests".into()),
-                })
+                .request_approval(
+                    ApprovalRequest::command(
+                        vec!["cargo".into(), "test".into()],
+                        ctx.cwd().to_owned(),
+                    )
+                    .with_call_id("call-7")
+                    .with_reason("run the tests"),
+                )
                 .await;
             Ok(Some(format!("{decision:?}")))
         },
@@ -28,7 +29,7 @@ fn asker() -> FnTask {
 
 fn approval_id(event: &turnkit_protocol::Event) -> String {
     match &event.msg {
-        EventMsg::ExecApprovalRequest { approval_id, .. } => approval_id.clone(),
+        EventMsg::ApprovalRequested { approval_id, .. } => approval_id.clone(),
         other => panic!("expected an approval request, got {other:?}"),
     }
 }
@@ -38,11 +39,11 @@ async fn approval_round_trip_routes_the_decision_back() {
     let mut session = TestSession::builder().task(asker().registration()).build();
     let id = session.submit(custom("asker"));
     let request = session
-        .events_until(|event| matches!(event.msg, EventMsg::ExecApprovalRequest { .. }))
+        .events_until(|event| matches!(event.msg, EventMsg::ApprovalRequested { .. }))
         .await;
     let approval = approval_id(request.last().unwrap());
     assert_eq!(session.session().pending_approvals(), 1);
-    session.submit(Op::ExecApproval {
+    session.submit(Op::DecideApproval {
         id: approval,
         decision: ReviewDecision::Denied,
     });
@@ -67,12 +68,13 @@ async fn approval_pending_at_interrupt_resolves_abort_not_denied() {
             let seen = seen.clone();
             async move {
                 let decision = ctx
-                    .request_approval(ApprovalRequest {
-                        call_id: "call-1".into(),
-                        command: vec!["rm".into(), "-rf".into(), "build".into()],
-                        cwd: ctx.cwd().to_owned(),
-                        reason: None,
-                    })
+                    .request_approval(
+                        ApprovalRequest::command(
+                            vec!["rm".into(), "-rf".into(), "build".into()],
+                            ctx.cwd().to_owned(),
+                        )
+                        .with_call_id("call-1"),
+                    )
                     .await;
                 *seen.lock().unwrap() = Some(decision);
                 Ok(None)
@@ -82,7 +84,7 @@ async fn approval_pending_at_interrupt_resolves_abort_not_denied() {
     let mut session = TestSession::builder().task(task.registration()).build();
     let id = session.submit(custom("asker"));
     let request = session
-        .events_until(|event| matches!(event.msg, EventMsg::ExecApprovalRequest { .. }))
+        .events_until(|event| matches!(event.msg, EventMsg::ApprovalRequested { .. }))
         .await;
     let approval = approval_id(request.last().unwrap());
     session.submit(Op::Interrupt);
@@ -95,7 +97,7 @@ async fn approval_pending_at_interrupt_resolves_abort_not_denied() {
         "no pending approval survives its turn"
     );
     // A decision that arrives too late is a warning and changes nothing.
-    let late = session.submit(Op::ExecApproval {
+    let late = session.submit(Op::DecideApproval {
         id: approval,
         decision: ReviewDecision::Approved,
     });
@@ -110,9 +112,9 @@ async fn decision_for_an_unknown_id_is_a_warning() {
     let mut session = TestSession::builder().task(asker().registration()).build();
     let id = session.submit(custom("asker"));
     session
-        .events_until(|event| matches!(event.msg, EventMsg::ExecApprovalRequest { .. }))
+        .events_until(|event| matches!(event.msg, EventMsg::ApprovalRequested { .. }))
         .await;
-    session.submit(Op::ExecApproval {
+    session.submit(Op::DecideApproval {
         id: "approval-999".into(),
         decision: ReviewDecision::Approved,
     });
@@ -136,9 +138,9 @@ async fn approved_for_session_is_not_asked_again() {
     let mut session = TestSession::builder().task(asker().registration()).build();
     let first = session.submit(custom("asker"));
     let request = session
-        .events_until(|event| matches!(event.msg, EventMsg::ExecApprovalRequest { .. }))
+        .events_until(|event| matches!(event.msg, EventMsg::ApprovalRequested { .. }))
         .await;
-    session.submit(Op::ExecApproval {
+    session.submit(Op::DecideApproval {
         id: approval_id(request.last().unwrap()),
         decision: ReviewDecision::ApprovedForSession,
     });
@@ -172,12 +174,10 @@ async fn approval_decision_is_not_stuck_behind_a_busy_turn() {
                     tokio::task::yield_now().await;
                 }
             };
-            let ask = ctx.request_approval(ApprovalRequest {
-                call_id: "c".into(),
-                command: vec!["make".into()],
-                cwd: ctx.cwd().to_owned(),
-                reason: None,
-            });
+            let ask = ctx.request_approval(
+                ApprovalRequest::command(vec!["make".into()], ctx.cwd().to_owned())
+                    .with_call_id("c"),
+            );
             let (decision, ()) = tokio::join!(ask, flood);
             Ok(Some(format!("{decision:?}")))
         },
@@ -185,9 +185,9 @@ async fn approval_decision_is_not_stuck_behind_a_busy_turn() {
     let mut session = TestSession::builder().task(task.registration()).build();
     let id = session.submit(custom("busy-asker"));
     let request = session
-        .events_until(|event| matches!(event.msg, EventMsg::ExecApprovalRequest { .. }))
+        .events_until(|event| matches!(event.msg, EventMsg::ApprovalRequested { .. }))
         .await;
-    session.submit(Op::ExecApproval {
+    session.submit(Op::DecideApproval {
         id: approval_id(request.last().unwrap()),
         decision: ReviewDecision::Approved,
     });

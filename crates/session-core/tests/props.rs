@@ -16,8 +16,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use proptest::prelude::*;
+use turnkit_protocol::ApprovalRequest;
 use turnkit_protocol::{Event, EventMsg, Op, ReviewDecision, TaskKind, UserInput};
-use turnkit_session_core::{ApprovalRequest, Session, TaskRegistration};
+use turnkit_session_core::{Session, TaskRegistration};
 use turnkit_testkit::FnTask;
 
 #[derive(Clone, Debug)]
@@ -93,12 +94,13 @@ fn task_for(behaviour: &Behaviour) -> FnTask {
         }),
         Behaviour::Asks => FnTask::new(kind, |ctx, _input, _token| async move {
             let decision = ctx
-                .request_approval(ApprovalRequest {
-                    call_id: "call".into(),
-                    command: vec!["touch".into(), ctx.sub_id().to_owned()],
-                    cwd: ctx.cwd().to_owned(),
-                    reason: None,
-                })
+                .request_approval(
+                    ApprovalRequest::command(
+                        vec!["touch".into(), ctx.sub_id().to_owned()],
+                        ctx.cwd().to_owned(),
+                    )
+                    .with_call_id("call"),
+                )
                 .await;
             Ok(Some(format!("{decision:?}")))
         }),
@@ -154,7 +156,7 @@ impl Checker {
                 );
                 seen.terminal = Some(msg.clone());
             }
-            EventMsg::ExecApprovalRequest { approval_id, .. } => {
+            EventMsg::ApprovalRequested { approval_id, .. } => {
                 self.approvals.push(approval_id.clone());
             }
             _ => {
@@ -223,7 +225,7 @@ fn run_case(actions: Vec<Action>) {
                         .get(index)
                         .cloned()
                         .unwrap_or_else(|| "approval-none".into());
-                    drop(session.submit(Op::ExecApproval { id, decision }));
+                    drop(session.submit(Op::DecideApproval { id, decision }));
                 }
                 Action::Shutdown => {
                     shut_down |= session.submit(Op::Shutdown).is_ok();

@@ -33,12 +33,13 @@ impl SessionTask for Deploy {
         cancellation_token: CancellationToken,
     ) -> TaskResult {
         let decision = ctx
-            .request_approval(ApprovalRequest {
-                call_id: format!("deploy-{}", self.service),
-                command: vec!["deploy".into(), self.service.clone()],
-                cwd: ctx.cwd().to_owned(),
-                reason: Some("ship the release".into()),
-            })
+            .request_approval(
+                ApprovalRequest::question(
+                    format!("deploy {} to production?", self.service),
+                    serde_json::json!({"service": self.service, "steps": ["build", "upload", "switch"]}),
+                )
+                .with_reason("ship the release"),
+            )
             .await;
         if decision != ReviewDecision::Approved && decision != ReviewDecision::ApprovedForSession {
             return Ok(Some(format!("{} not deployed", self.service)));
@@ -83,7 +84,7 @@ fn deploy(service: &str) -> Op {
 
 fn approval_id(event: &turnkit::Event) -> String {
     match &event.msg {
-        EventMsg::ExecApprovalRequest { approval_id, .. } => approval_id.clone(),
+        EventMsg::ApprovalRequested { approval_id, .. } => approval_id.clone(),
         other => panic!("expected an approval request, got {other:?}"),
     }
 }
@@ -95,9 +96,9 @@ async fn approved_deploy_runs_every_step() {
         .build();
     let id = session.submit(deploy("api"));
     let asked = session
-        .events_until(|event| matches!(event.msg, EventMsg::ExecApprovalRequest { .. }))
+        .events_until(|event| matches!(event.msg, EventMsg::ApprovalRequested { .. }))
         .await;
-    session.submit(Op::ExecApproval {
+    session.submit(Op::DecideApproval {
         id: approval_id(asked.last().unwrap()),
         decision: ReviewDecision::Approved,
     });
@@ -112,9 +113,9 @@ async fn interrupted_deploy_rolls_back_before_turn_aborted() {
         .build();
     let id = session.submit(deploy("api"));
     let asked = session
-        .events_until(|event| matches!(event.msg, EventMsg::ExecApprovalRequest { .. }))
+        .events_until(|event| matches!(event.msg, EventMsg::ApprovalRequested { .. }))
         .await;
-    session.submit(Op::ExecApproval {
+    session.submit(Op::DecideApproval {
         id: approval_id(asked.last().unwrap()),
         decision: ReviewDecision::Approved,
     });

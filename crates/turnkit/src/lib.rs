@@ -77,14 +77,16 @@ pub use turnkit_model as model;
 pub use turnkit_model_openai as model_openai;
 pub use turnkit_protocol as protocol;
 pub use turnkit_protocol::{
-    ApprovalOrigin, ContentItem, Event, EventMsg, ExecCommandEnd, ExecSource, ExecStream, Op,
-    ResponseItem, ReviewDecision, ReviewRequest, Role, Submission, TaskKind, TurnAbortReason,
-    UndoCompleted, UserInput,
+    ApprovalOrigin, ApprovalPolicy, ApprovalRequest, ApprovalSubject, ContentItem, Event, EventMsg,
+    ExecCommandEnd, ExecSource, ExecStream, Op, ResponseItem, ReviewDecision, ReviewRequest, Role,
+    SubSessionOutcome, Submission, TaskKind, ToolSpec, TurnAbortReason, UndoCompleted, UserInput,
 };
 pub use turnkit_session_core::{
-    ApprovalRequest, CancellationToken, DEFAULT_GRACE_PERIOD, Error, RolloutRecord, Services,
-    Session, SessionBuilder, SessionHandle, SessionTask, TaskContext, TaskError, TaskFactory,
-    TaskRegistration, TaskResult, TurnSnapshots, read_rollout,
+    CancellationToken, ChildOutcome, DEFAULT_GRACE_PERIOD, DEFAULT_MAX_DEPTH,
+    DEFAULT_SUB_SESSION_STOP_BOUND, Error, RolloutRecord, Services, Session, SessionBuilder,
+    SessionHandle, SessionTask, SubSession, SubSessionBuilder, TaskContext, TaskError, TaskFactory,
+    TaskRegistration, TaskResult, Tool, ToolOutput, ToolRegistry, TurnSnapshots, parse_arguments,
+    read_rollout,
 };
 #[cfg(feature = "ghost-snapshot")]
 pub use turnkit_tasks_ghost_snapshot as tasks_ghost_snapshot;

@@ -110,3 +110,19 @@ pub fn types(events: &[turnkit_protocol::Event]) -> Vec<String> {
         })
         .collect()
 }
+
+/// How many tokio tasks are alive on the current runtime.
+pub fn alive_tasks() -> usize {
+    tokio::runtime::Handle::current()
+        .metrics()
+        .num_alive_tasks()
+}
+
+/// Lets aborted tasks wind down, then checks that exactly `before` tokio tasks are alive.
+pub async fn assert_tasks_settle_to(before: usize, what: &str) {
+    for _ in 0..50 {
+        tokio::task::yield_now().await;
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    assert_eq!(alive_tasks(), before, "{what}");
+}
