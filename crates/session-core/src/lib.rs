@@ -79,6 +79,7 @@ mod state;
 mod task;
 
 pub use approvals::ApprovalRequest;
+pub use async_trait::async_trait;
 pub use context::TaskContext;
 pub use error::Error;
 pub use registry::{DEFAULT_GRACE_PERIOD, TaskFactory, TaskRegistration};

@@ -232,7 +232,11 @@ pub struct Session {
 }
 
 impl Session {
-    /// Starts configuring a session.
+    /// Starts configuring a session with no task kind registered.
+    ///
+    /// Register your own kinds with [`SessionBuilder::task`]. Through the `turnkit` facade,
+    /// start from `turnkit::builder()` instead: it registers the built-in kinds whose cargo
+    /// features are on.
     pub fn builder() -> SessionBuilder {
         SessionBuilder::default()
     }

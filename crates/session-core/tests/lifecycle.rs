@@ -283,7 +283,10 @@ async fn factory_error_is_reported_and_nothing_starts() {
     let EventMsg::Error { message } = event.msg else {
         panic!("expected an error")
     };
-    assert!(message.contains("payload must be a string"), "{message}");
+    assert_eq!(
+        message, "cannot start `picky`: the payload must be a string naming the target",
+        "a refusal names the kind"
+    );
     let ok = session
         .run(Op::Custom {
             name: "picky".into(),
