@@ -102,6 +102,11 @@ impl EventSink {
             let mut state = self.lock();
             let was_open = gate.open.swap(false, Ordering::Relaxed);
             debug_assert!(was_open, "a task's terminal event is sent once");
+            if self.rollout.is_none() {
+                // Nothing to sync: deliver it in the same step, as any other event.
+                self.send_locked(&mut state, id, msg);
+                return;
+            }
             self.hold_locked(&mut state, id, msg)
         };
         before_delivery.await;

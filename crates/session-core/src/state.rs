@@ -322,12 +322,15 @@ impl Shared {
         } else {
             Vec::new()
         };
+        let start_queued = state.active.is_none() && !state.queued_input.is_empty();
         drop(state);
         drop(ended);
         // Input the aborted turn never took: the shutdown has already reported the queue, so
         // report this too rather than let it vanish.
         self.report_not_run(&unrun, "the session shut down before this input ran");
-        self.start_queued_if_idle();
+        if start_queued {
+            self.start_queued_if_idle();
+        }
     }
 
     /// Starts a turn for the queued input when no turn is active, building its task outside
