@@ -358,10 +358,9 @@ async fn replacing_a_turn_stops_its_side_work_and_reports_its_cleanup_before_tur
     let next = session.submit(custom("next"));
     session.events_until_terminal(&next).await;
     let all = session.seen().to_vec();
-    let aborted = all
-        .iter()
-        .position(|event| event.id == turn && event.msg.is_terminal())
-        .expect("the replaced turn ends");
+    let aborted = support::position_of(&all, "the replaced turn's end", |event| {
+        event.id == turn && event.msg.is_terminal()
+    });
     let cleanup = all
         .iter()
         .rposition(|event| event.id == beside)
@@ -440,14 +439,10 @@ async fn side_work_of_a_turn_waiting_for_its_predecessor_waits_for_its_task_star
     session.submit(Op::Interrupt);
     session.events_until_terminal(&main).await;
     let all = session.seen().to_vec();
-    let started = all
-        .iter()
-        .position(|event| event.id == main && matches!(event.msg, EventMsg::TaskStarted { .. }))
-        .expect("the main turn starts");
-    let side_event = all
-        .iter()
-        .position(|event| event.id == beside)
-        .expect("the side work ran");
+    let started = support::position_of(&all, "the main turn's start", |event| {
+        event.id == main && matches!(event.msg, EventMsg::TaskStarted { .. })
+    });
+    let side_event = support::position_of(&all, "the side work", |event| event.id == beside);
     assert!(
         started < side_event,
         "side work emitted before its turn started"

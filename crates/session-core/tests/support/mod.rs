@@ -110,3 +110,15 @@ pub fn types(events: &[turnkit_protocol::Event]) -> Vec<String> {
         })
         .collect()
 }
+
+/// Where the first event that `matches` is, or a panic naming `what` and every event.
+pub fn position_of(
+    events: &[turnkit_protocol::Event],
+    what: &str,
+    matches: impl Fn(&turnkit_protocol::Event) -> bool,
+) -> usize {
+    events
+        .iter()
+        .position(matches)
+        .unwrap_or_else(|| panic!("no event for {what}: {events:#?}"))
+}
