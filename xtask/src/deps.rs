@@ -14,6 +14,7 @@ const PROTOCOL: &str = "turnkit-protocol";
 const SESSION_CORE: &str = "turnkit-session-core";
 const FACADE: &str = "turnkit";
 const OPENAI: &str = "turnkit-model-openai";
+const TESTKIT: &str = "turnkit-testkit";
 const TASKS_PREFIX: &str = "turnkit-tasks-";
 /// Crates that know nothing of sessions.
 const SESSIONLESS: &[&str] = &[
@@ -101,6 +102,13 @@ fn facade(workspace: &Workspace, violations: &mut Vec<String>) -> Result<usize> 
     if bare.contains(OPENAI) {
         violations.push(format!("{FACADE} --no-default-features links {OPENAI}"));
     }
+    // Test code belongs in a user's dev-dependencies, never in what `turnkit` links by default.
+    let default = normal_dependencies(workspace, &["-p", FACADE])?;
+    if default.contains(TESTKIT) {
+        violations.push(format!(
+            "{FACADE} links {TESTKIT} with its default features; keep `testkit` out of `full`"
+        ));
+    }
 
     let manifest_path = workspace
         .root
@@ -115,7 +123,7 @@ fn facade(workspace: &Workspace, violations: &mut Vec<String>) -> Result<usize> 
     package_of.extend(renames(&manifest, "dependencies"));
 
     let features = parse_features(&manifest);
-    let mut checked = 1;
+    let mut checked = 2;
     for feature in matrix_features(&manifest) {
         checked += 1;
         let allowed: BTreeSet<String> = enabled_dependencies(&features, &feature)

@@ -72,6 +72,16 @@ impl ApprovalBroker {
         }
     }
 
+    /// Numbers the tree's next requests after `last`, the highest id a resumed journal holds.
+    pub(crate) fn continue_after(&self, last: u64) {
+        let mut state = self
+            .tree
+            .state
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        state.next_id = state.next_id.max(last);
+    }
+
     /// The broker of a sub-session: the same tree, its own session-wide approvals.
     pub(crate) fn child(&self) -> Self {
         Self {

@@ -15,7 +15,7 @@ use crate::ToolRegistry;
 use crate::approvals::Registered;
 use crate::events::TaskGate;
 use crate::rollout::RolloutRecord;
-use crate::state::{Auxiliary, Shared, lock};
+use crate::state::{Auxiliary, Shared, Steered, lock};
 use crate::subsession::{ChildLink, SubSessionBuilder};
 
 /// A running task's view of its session: events, history, approvals, input and services.
@@ -26,7 +26,7 @@ pub struct TaskContext {
     task_id: u64,
     pub(crate) gate: Arc<TaskGate>,
     token: CancellationToken,
-    pending_input: Option<Arc<Mutex<Vec<UserInput>>>>,
+    pending_input: Option<Steered>,
     /// The sub-sessions this task started; its driver waits for them before its terminal event,
     /// and sets `None` when it does, so no child starts after that.
     pub(crate) children: Mutex<Option<Vec<Arc<ChildLink>>>>,
@@ -40,7 +40,7 @@ impl TaskContext {
         task_id: u64,
         gate: Arc<TaskGate>,
         token: CancellationToken,
-        pending_input: Option<Arc<Mutex<Vec<UserInput>>>>,
+        pending_input: Option<Steered>,
     ) -> Self {
         Self {
             shared,
@@ -205,16 +205,25 @@ impl TaskContext {
         let Some(pending) = &self.pending_input else {
             return Vec::new();
         };
-        let items = std::mem::take(&mut *lock(pending));
-        if items.is_empty() {
-            return items;
+        let entries = std::mem::take(&mut *lock(pending));
+        if entries.is_empty() {
+            return Vec::new();
         }
+        self.shared.journal(&RolloutRecord::InputStarted {
+            ids: entries.iter().map(|(id, _)| id.clone()).collect(),
+        });
         let mut restore = Restore {
             pending,
-            items: Some(items),
+            entries: Some(entries),
         };
         self.shared.flush_rollout(&self.gate, &self.sub_id).await;
-        restore.items.take().unwrap_or_default()
+        restore
+            .entries
+            .take()
+            .unwrap_or_default()
+            .into_iter()
+            .flat_map(|(_, items)| items)
+            .collect()
     }
 
     /// Runs `work` beside this turn, under its cancellation; the turn's terminal event waits
@@ -264,15 +273,15 @@ impl Drop for Withdraw<'_> {
 }
 
 struct Restore<'a> {
-    pending: &'a Mutex<Vec<UserInput>>,
-    items: Option<Vec<UserInput>>,
+    pending: &'a Mutex<Vec<(String, Vec<UserInput>)>>,
+    entries: Option<Vec<(String, Vec<UserInput>)>>,
 }
 
 impl Drop for Restore<'_> {
     fn drop(&mut self) {
-        if let Some(items) = self.items.take() {
+        if let Some(entries) = self.entries.take() {
             let mut pending = lock(self.pending);
-            let newer = std::mem::replace(&mut *pending, items);
+            let newer = std::mem::replace(&mut *pending, entries);
             pending.extend(newer);
         }
     }

@@ -31,6 +31,14 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// Another session (in this process or another) is writing to the rollout.
+    #[error(
+        "the rollout {path} is in use by another session: close that session first, or start a new session instead of resuming"
+    )]
+    RolloutLocked {
+        /// The file.
+        path: PathBuf,
+    },
     /// The file is not a turnkit rollout.
     #[error("{path} is not a turnkit rollout: its first line is not a session_meta record")]
     NotARollout {

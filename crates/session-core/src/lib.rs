@@ -80,6 +80,7 @@ mod subsession;
 mod task;
 mod tool;
 
+pub use async_trait::async_trait;
 pub use context::TaskContext;
 pub use error::Error;
 pub use registry::{DEFAULT_GRACE_PERIOD, TaskFactory, TaskRegistration};

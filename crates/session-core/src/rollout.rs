@@ -1,11 +1,12 @@
 //! The rollout: an append-only JSONL journal of a session, and reading it back to resume.
 
+use std::collections::HashSet;
 use std::io::{self, BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, oneshot};
-use turnkit_protocol::{Event, ResponseItem, UserInput};
+use turnkit_protocol::{Event, EventMsg, ResponseItem, UserInput};
 
 use crate::Error;
 
@@ -42,6 +43,16 @@ pub enum RolloutRecord {
         /// The new history.
         items: Vec<ResponseItem>,
     },
+    /// User input was handed to a task: it started a turn or a running turn took it.
+    InputStarted {
+        /// The submissions whose input it was.
+        ids: Vec<String>,
+    },
+    /// User input that never ran was reported to the client (at shutdown or on resume).
+    InputNotRun {
+        /// The submissions whose input it was.
+        ids: Vec<String>,
+    },
     /// An event the session sent.
     Event {
         /// The event.
@@ -53,7 +64,10 @@ pub enum RolloutRecord {
 }
 
 /// The rollout format written by this build.
-pub(crate) const ROLLOUT_VERSION: u32 = 1;
+///
+/// Version 2 added `input_started` and `input_not_run`; only from it on can a resume tell
+/// which journalled input never ran.
+pub(crate) const ROLLOUT_VERSION: u32 = 2;
 
 /// Buffered lines are written once this many bytes are waiting, even without a flush.
 const WRITE_THRESHOLD: usize = 64 * 1024;
@@ -61,6 +75,8 @@ const WRITE_THRESHOLD: usize = 64 * 1024;
 enum Command {
     Line(Vec<u8>),
     Flush(oneshot::Sender<Result<(), String>>),
+    /// Write what is queued, close the file (releasing its lock), then answer.
+    Close(oneshot::Sender<()>),
 }
 
 /// Appends records to a rollout file from a tokio task, fsyncing on request.
@@ -102,6 +118,18 @@ impl RolloutWriter {
             .await
             .unwrap_or_else(|_| Err("the rollout writer has stopped".to_owned()))
     }
+
+    /// Closes the file after writing and syncing what is queued; records appended later are lost.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future does not stop the close.
+    pub(crate) async fn close(&self) {
+        let (reply_tx, reply_rx) = oneshot::channel();
+        if self.tx.send(Command::Close(reply_tx)).is_ok() {
+            let _ = reply_rx.await;
+        }
+    }
 }
 
 async fn write_loop(file: std::fs::File, mut rx: mpsc::UnboundedReceiver<Command>) {
@@ -109,16 +137,21 @@ async fn write_loop(file: std::fs::File, mut rx: mpsc::UnboundedReceiver<Command
     let mut buffer = Vec::new();
     let mut failure: Option<String> = None;
     let mut open = true;
+    let mut closing: Option<oneshot::Sender<()>> = None;
     while open {
         let mut waiting = Vec::new();
         match rx.recv().await {
-            Some(command) => take(command, &mut buffer, &mut waiting),
+            Some(command) => take(command, &mut buffer, &mut waiting, &mut closing),
             None => open = false,
         }
         // Take everything already queued so one write (and one fsync) serves it all.
         loop {
+            if closing.is_some() {
+                open = false;
+                break;
+            }
             match rx.try_recv() {
-                Ok(command) => take(command, &mut buffer, &mut waiting),
+                Ok(command) => take(command, &mut buffer, &mut waiting, &mut closing),
                 Err(mpsc::error::TryRecvError::Empty) => break,
                 Err(mpsc::error::TryRecvError::Disconnected) => {
                     open = false;
@@ -126,7 +159,7 @@ async fn write_loop(file: std::fs::File, mut rx: mpsc::UnboundedReceiver<Command
                 }
             }
         }
-        let sync = !waiting.is_empty();
+        let sync = !waiting.is_empty() || closing.is_some();
         if sync || !open || buffer.len() >= WRITE_THRESHOLD {
             let Some(mut current) = file.take() else {
                 break;
@@ -161,38 +194,65 @@ async fn write_loop(file: std::fs::File, mut rx: mpsc::UnboundedReceiver<Command
             }
         }
     }
+    drop(file);
+    if let Some(closed) = closing {
+        let _ = closed.send(());
+    }
 }
 
 fn take(
     command: Command,
     buffer: &mut Vec<u8>,
     waiting: &mut Vec<oneshot::Sender<Result<(), String>>>,
+    closing: &mut Option<oneshot::Sender<()>>,
 ) {
     match command {
         Command::Line(line) => buffer.extend_from_slice(&line),
         Command::Flush(reply) => waiting.push(reply),
+        Command::Close(reply) => *closing = Some(reply),
     }
 }
 
-/// Creates a new rollout file; fails if one exists at `path`.
+/// Creates a new rollout file, locked for this session; fails if one exists at `path`.
+///
+/// The directory is synced after the file is created, so the file survives a crash.
 pub(crate) fn create(path: &Path) -> Result<std::fs::File, Error> {
-    if let Some(parent) = path
+    let io_error = |source| Error::RolloutIo {
+        path: path.to_owned(),
+        source,
+    };
+    let parent = path
         .parent()
-        .filter(|parent| !parent.as_os_str().is_empty())
-    {
-        std::fs::create_dir_all(parent).map_err(|source| Error::RolloutIo {
-            path: path.to_owned(),
-            source,
-        })?;
+        .filter(|parent| !parent.as_os_str().is_empty());
+    if let Some(parent) = parent {
+        std::fs::create_dir_all(parent).map_err(io_error)?;
     }
-    std::fs::OpenOptions::new()
+    let file = std::fs::OpenOptions::new()
         .create_new(true)
         .append(true)
         .open(path)
-        .map_err(|source| Error::RolloutIo {
+        .map_err(io_error)?;
+    lock(path, &file)?;
+    std::fs::File::open(parent.unwrap_or(Path::new(".")))
+        .and_then(|directory| directory.sync_all())
+        .map_err(io_error)?;
+    Ok(file)
+}
+
+/// Takes the advisory lock that keeps a second writer (another session, another process) off
+/// the file; it lasts as long as the file stays open.
+fn lock(path: &Path, file: &std::fs::File) -> Result<(), Error> {
+    // Through the crate's trait, not std's `File::try_lock`, which is newer than our MSRV.
+    match fs4::FileExt::try_lock(file) {
+        Ok(()) => Ok(()),
+        Err(fs4::TryLockError::WouldBlock) => Err(Error::RolloutLocked {
+            path: path.to_owned(),
+        }),
+        Err(fs4::TryLockError::Error(source)) => Err(Error::RolloutIo {
             path: path.to_owned(),
             source,
-        })
+        }),
+    }
 }
 
 /// What a rollout says, read back for resuming.
@@ -203,7 +263,13 @@ pub(crate) struct Resumed {
     pub(crate) next_seq: u64,
     /// The highest `sub-N` the session generated, so ids it makes after resuming stay unique.
     pub(crate) last_submission: u64,
+    /// The highest `approval-N` the tree asked, so approval ids never repeat after resuming.
+    pub(crate) last_approval: u64,
     pub(crate) warnings: Vec<String>,
+    /// Turns with a `task_started` and no terminal event: the session ended under them.
+    pub(crate) open_turns: Vec<String>,
+    /// Journalled input that no task took and no report named, in the order it came.
+    pub(crate) unrun_input: Vec<(String, Vec<UserInput>)>,
     pub(crate) file: std::fs::File,
 }
 
@@ -287,6 +353,7 @@ fn parse(
 /// Opens a rollout for resuming: rebuilds the history and prepares the file for appending.
 pub(crate) fn resume(path: &Path) -> Result<Resumed, Error> {
     let file = open_existing(path, true)?;
+    lock(path, &file)?;
     let reader = file.try_clone().map_err(|source| Error::RolloutIo {
         path: path.to_owned(),
         source,
@@ -301,9 +368,14 @@ pub(crate) fn resume(path: &Path) -> Result<Resumed, Error> {
         })?;
     }
     let mut session_id = String::new();
+    let mut version = 0;
     let mut history = Vec::new();
     let mut next_seq = 0;
     let mut last_submission = 0;
+    let mut last_approval = 0;
+    let mut open_turns: Vec<String> = Vec::new();
+    let mut inputs: Vec<(String, Vec<UserInput>)> = Vec::new();
+    let mut settled: HashSet<String> = HashSet::new();
     let mut note_id = |id: &str| {
         if let Some(number) = id
             .strip_prefix("sub-")
@@ -314,9 +386,14 @@ pub(crate) fn resume(path: &Path) -> Result<Resumed, Error> {
     };
     for record in records {
         match record {
-            RolloutRecord::SessionMeta { session_id: id, .. } => {
+            RolloutRecord::SessionMeta {
+                session_id: id,
+                version: written,
+                ..
+            } => {
                 if session_id.is_empty() {
                     session_id = id;
+                    version = written;
                 }
             }
             RolloutRecord::ResponseItem { item } => history.push(item),
@@ -324,17 +401,48 @@ pub(crate) fn resume(path: &Path) -> Result<Resumed, Error> {
             RolloutRecord::Event { event } => {
                 next_seq = next_seq.max(event.seq + 1);
                 note_id(&event.id);
+                if let EventMsg::ApprovalRequested { approval_id, .. } = &event.msg
+                    && let Some(number) = approval_id
+                        .strip_prefix("approval-")
+                        .and_then(|number| number.parse::<u64>().ok())
+                {
+                    last_approval = last_approval.max(number);
+                }
+                if matches!(event.msg, EventMsg::TaskStarted { .. }) {
+                    settled.insert(event.id.clone());
+                    open_turns.push(event.id);
+                } else if event.msg.is_terminal() {
+                    open_turns.retain(|id| *id != event.id);
+                }
             }
-            RolloutRecord::UserInput { id, .. } => note_id(&id),
+            RolloutRecord::UserInput { id, items } => {
+                note_id(&id);
+                inputs.push((id, items));
+            }
+            RolloutRecord::InputStarted { ids } | RolloutRecord::InputNotRun { ids } => {
+                settled.extend(ids);
+            }
             RolloutRecord::Unknown => {}
         }
     }
+    // Before version 2 a rollout did not say which input a running turn took.
+    let unrun_input = if version >= 2 {
+        inputs
+            .into_iter()
+            .filter(|(id, _)| !settled.contains(id))
+            .collect()
+    } else {
+        Vec::new()
+    };
     Ok(Resumed {
         session_id,
         history,
         next_seq,
         last_submission,
+        last_approval,
         warnings,
+        open_turns,
+        unrun_input,
         file,
     })
 }

@@ -3,7 +3,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use tokio::sync::mpsc;
@@ -15,7 +15,7 @@ use turnkit_protocol::{
 
 use crate::events::{EventSink, TaskGate};
 use crate::rollout::{self, ROLLOUT_VERSION, RolloutRecord, RolloutWriter};
-use crate::state::{Origin, Shared, State};
+use crate::state::{Built, Shared, State};
 use crate::subsession::{ParentSeed, TreeOptions};
 use crate::{
     DEFAULT_GRACE_PERIOD, Error, Services, SessionTask, TaskRegistration, Tool, ToolRegistry,
@@ -41,6 +41,7 @@ pub struct SessionBuilder {
     default_grace: Duration,
     abort_hook_timeout: Duration,
     tree: TreeOptions,
+    compiled_features: Option<Vec<String>>,
 }
 
 impl Default for SessionBuilder {
@@ -55,6 +56,7 @@ impl Default for SessionBuilder {
             default_grace: DEFAULT_GRACE_PERIOD,
             abort_hook_timeout: DEFAULT_ABORT_HOOK_TIMEOUT,
             tree: TreeOptions::default(),
+            compiled_features: None,
         }
     }
 }
@@ -153,7 +155,23 @@ impl SessionBuilder {
         self
     }
 
+    /// Tells the session which of turnkit's cargo features are compiled in, so the error for
+    /// a built-in kind that is not registered says whether to enable its feature or to
+    /// register the kind. `turnkit::builder()` calls this; you need not.
+    pub fn compiled_features<I, S>(mut self, features: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.compiled_features = Some(features.into_iter().map(Into::into).collect());
+        self
+    }
+
     /// Builds the session; call it from inside a tokio runtime.
+    ///
+    /// Resuming reports what the journal left unfinished: a turn that was still running gets
+    /// its `turn_aborted` (reason `interrupted`: the session ended under it), and user input
+    /// that never ran is named in a `warning`. Both are journalled, so each is said once.
     pub fn build(self) -> Result<Session, Error> {
         let runtime = tokio::runtime::Handle::try_current().map_err(|_| Error::NoRuntime)?;
         let cwd = match self.cwd {
@@ -164,12 +182,15 @@ impl SessionBuilder {
         let mut history = Vec::new();
         let mut next_seq = 0;
         let mut next_submission = 0;
+        let mut last_approval = 0;
         let mut warnings = Vec::new();
         let rollout_path = match &self.rollout {
             RolloutMode::InMemory => None,
             RolloutMode::Create(path) | RolloutMode::Resume(path) => Some(path.clone()),
         };
         let parent_session_id = self.tree.parent.as_ref().map(ParentSeed::parent_session_id);
+        let mut open_turns = Vec::new();
+        let mut unrun_input = Vec::new();
         let rollout = match self.rollout {
             RolloutMode::InMemory => None,
             RolloutMode::Create(path) => {
@@ -189,7 +210,10 @@ impl SessionBuilder {
                 history = resumed.history;
                 next_seq = resumed.next_seq;
                 next_submission = resumed.last_submission;
+                last_approval = resumed.last_approval;
                 warnings = resumed.warnings;
+                open_turns = resumed.open_turns;
+                unrun_input = resumed.unrun_input;
                 Some(RolloutWriter::start(resumed.file, &runtime))
             }
         };
@@ -203,19 +227,23 @@ impl SessionBuilder {
         let done = CancellationToken::new();
         done.cancel();
         let (tree, approvals) = self.tree.build(rollout_path);
+        approvals.continue_after(last_approval);
         let shared = Arc::new(Shared {
             session_id: session_id.clone(),
             cwd,
             services: self.services,
             tools: self.tools,
             registry,
+            compiled_features: self.compiled_features,
             sink: EventSink::new(next_seq, tx, rollout),
             approvals,
             tree,
             history: Mutex::new(history),
             state: Mutex::new(State {
                 active: None,
+                retiring: Vec::new(),
                 queued_input: VecDeque::new(),
+                starting: false,
                 last_done: done,
                 shutting_down: false,
                 next_task_id: 0,
@@ -231,6 +259,18 @@ impl SessionBuilder {
         for message in warnings {
             shared.sink.emit(&session_id, EventMsg::Warning { message });
         }
+        for turn in open_turns {
+            shared.sink.emit(
+                &turn,
+                EventMsg::TurnAborted {
+                    reason: TurnAbortReason::Interrupted,
+                },
+            );
+        }
+        shared.report_not_run(
+            &unrun_input,
+            "this input was journalled but never ran: the session ended before it started",
+        );
         Ok(Session {
             handle: SessionHandle { shared },
             events: rx,
@@ -248,7 +288,11 @@ pub struct Session {
 }
 
 impl Session {
-    /// Starts configuring a session.
+    /// Starts configuring a session with no task kind registered.
+    ///
+    /// Register your own kinds with [`SessionBuilder::task`]. Through the `turnkit` facade,
+    /// start from `turnkit::builder()` instead: it registers the built-in kinds whose cargo
+    /// features are on.
     pub fn builder() -> SessionBuilder {
         SessionBuilder::default()
     }
@@ -319,8 +363,12 @@ impl Drop for Session {
         // Aborting a driver drops its run handle, which aborts the run; dropping the active
         // turn drops its auxiliary handles, which aborts them.
         state.drivers.abort_all();
-        state.active = None;
+        let active = state.active.take();
+        let retiring = std::mem::take(&mut state.retiring);
         drop(state);
+        // Dropped outside the lock: a task's own `Drop` may run here.
+        drop(active);
+        drop(retiring);
         shared.root.cancel();
         shared.sink.close();
     }
@@ -387,79 +435,72 @@ impl SessionHandle {
                     &self.shared.runtime,
                 );
             }
-            Op::UserInput { items } => self.user_input_locked(&mut state, id, items),
-            op => self.task_op_locked(&mut state, id, &op),
+            Op::UserInput { items } => self.user_input(state, id, items),
+            op => {
+                drop(state);
+                return self.task_op(id, &op);
+            }
         }
         Ok(())
     }
 
-    /// Steers input into the running turn, queues it for the next one, or starts a turn.
-    fn user_input_locked(&self, state: &mut State, id: String, items: Vec<UserInput>) {
+    /// Steers input into the running turn, or queues it for the next one (which it starts
+    /// at once when the session is idle).
+    fn user_input(&self, mut state: MutexGuard<'_, State>, id: String, items: Vec<UserInput>) {
         let shared = &self.shared;
         shared.journal(&RolloutRecord::UserInput {
             id: id.clone(),
             items: items.clone(),
         });
-        let steer_into = state.active.as_mut().and_then(|active| {
-            let pending = active.pending_input.clone()?;
-            Some((pending, &mut active.steered_from))
-        });
-        if let Some((pending, steered_from)) = steer_into {
-            let mut pending = crate::state::lock(&pending);
-            if pending.is_empty() {
-                *steered_from = Some(id);
-            }
-            pending.extend(items);
-        } else if state.active.is_some() {
-            state.queued_input.push_back((id, items));
-        } else {
-            match shared.regular_task(&id, &items) {
-                Ok((task, accepts_input)) => {
-                    shared.start_turn_locked(
-                        state,
-                        id,
-                        task,
-                        items,
-                        accepts_input,
-                        Origin::UserInput,
-                    );
-                }
-                Err(message) => shared.sink.emit(&id, EventMsg::Error { message }),
-            }
+        let steer_into = state
+            .active
+            .as_ref()
+            .and_then(|active| active.pending_input.clone());
+        if let Some(pending) = steer_into {
+            crate::state::lock(&pending).push((id, items));
+            return;
         }
+        state.queued_input.push_back((id, items));
+        drop(state);
+        shared.start_queued_if_idle();
     }
 
     /// Starts the task an op asks for, beside the turn or in its place.
-    fn task_op_locked(&self, state: &mut State, id: String, op: &Op) {
+    ///
+    /// The factory runs before the state lock is taken, so it may submit to this session,
+    /// and a slow one never holds up `Interrupt`.
+    fn task_op(&self, id: String, op: &Op) -> Result<(), Error> {
         let shared = &self.shared;
         let Some(kind) = op.task_kind() else {
-            return;
+            return Ok(());
         };
-        let registration = match shared.registration(&kind, op) {
-            Ok(registration) => registration,
+        let built = match shared.build_task(&kind, op) {
+            Ok(built) => built,
             Err(message) => {
                 shared.sink.emit(&id, EventMsg::Error { message });
-                return;
+                return Ok(());
             }
         };
-        let task = match (registration.factory)(op) {
-            Ok(task) => task,
-            Err(error) => {
-                let message = format!("cannot start `{}`: {error}", op.name());
-                shared.sink.emit(&id, EventMsg::Error { message });
-                return;
-            }
-        };
-        let accepts_input = registration.accepts_input;
-        let task = if registration.runs_beside_turn {
-            match shared.start_auxiliary_locked(state, id.clone(), task, Vec::new()) {
-                Ok(()) => return,
-                Err(task) => task,
+        let beside = shared
+            .registry
+            .get(&kind)
+            .is_some_and(|registration| registration.runs_beside_turn);
+        let mut state = shared.state();
+        if state.shutting_down {
+            drop(state);
+            drop(built);
+            return Err(Error::ShutDown);
+        }
+        let built = if beside {
+            match shared.start_auxiliary_locked(&mut state, id.clone(), built) {
+                Ok(()) => return Ok(()),
+                Err(built) => built,
             }
         } else {
-            task
+            built
         };
-        shared.start_turn_locked(state, id, task, Vec::new(), accepts_input, Origin::Other);
+        shared.start_turn_locked(&mut state, id, built, Vec::new(), Vec::new());
+        Ok(())
     }
 
     /// Runs `task` as the new turn, replacing the running one; returns its submission id.
@@ -469,24 +510,25 @@ impl SessionHandle {
         input: Vec<UserInput>,
     ) -> Result<String, Error> {
         let shared = &self.shared;
+        let kind = task.kind();
+        let accepts_input = shared
+            .registry
+            .get(&kind)
+            .is_some_and(|registration| registration.accepts_input);
+        let built = Built {
+            task,
+            kind,
+            accepts_input,
+        };
         let mut state = shared.state();
         if state.shutting_down {
+            drop(state);
+            drop(built);
             return Err(Error::ShutDown);
         }
         state.next_submission += 1;
         let id = format!("sub-{}", state.next_submission);
-        let accepts_input = shared
-            .registry
-            .get(&task.kind())
-            .is_some_and(|registration| registration.accepts_input);
-        shared.start_turn_locked(
-            &mut state,
-            id.clone(),
-            task,
-            input,
-            accepts_input,
-            Origin::Other,
-        );
+        shared.start_turn_locked(&mut state, id.clone(), built, input, Vec::new());
         Ok(id)
     }
 
@@ -503,24 +545,19 @@ async fn shutdown(
     unstarted: Vec<(String, Vec<UserInput>)>,
 ) {
     last_done.cancelled().await;
-    if !unstarted.is_empty() {
-        let ids: Vec<&str> = unstarted.iter().map(|(id, _)| id.as_str()).collect();
-        shared.sink.emit(
-            &id,
-            EventMsg::Warning {
-                message: format!(
-                    "the session shut down before queued input ran ({}); it is kept in the rollout",
-                    ids.join(", ")
-                ),
-            },
-        );
-    }
+    shared.report_not_run(&unstarted, "the session shut down before queued input ran");
     shared.root.cancel();
     let gate = TaskGate::new();
-    let flush = shared.flush_rollout(&gate, &id);
+    // The journal is complete and closed (its lock released) before the client hears so.
+    let close = async {
+        shared.flush_rollout(&gate, &id).await;
+        if let Some(rollout) = shared.sink.rollout() {
+            rollout.close().await;
+        }
+    };
     shared
         .sink
-        .emit_last(&id, EventMsg::ShutdownComplete, flush)
+        .emit_last(&id, EventMsg::ShutdownComplete, close)
         .await;
 }
 

@@ -132,7 +132,7 @@ impl RootOutlet {
 
     fn close_with(&self, msg: EventMsg) {
         if let Some(root) = self.root.upgrade() {
-            root.sink.emit_terminal(&self.gate, &self.turn_id, msg);
+            root.sink.close_gate_with(&self.gate, &self.turn_id, msg);
         }
     }
 }

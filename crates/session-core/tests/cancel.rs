@@ -316,3 +316,148 @@ async fn dropping_a_session_leaves_no_tokio_task_behind() {
         before
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn abort_hook_that_panics_still_ends_the_turn_and_the_session_goes_on() {
+    let task = cooperative(kind("fragile")).on_abort(|_ctx| panic!("cleanup exploded"));
+    let mut session = TestSession::builder()
+        .task(task.registration())
+        .task(noop(kind("noop")).registration())
+        .build();
+    let id = session.submit(custom("fragile"));
+    session
+        .events_until(|event| matches!(event.msg, EventMsg::AgentMessage { .. }))
+        .await;
+    session.submit(Op::Interrupt);
+    let events = session.events_until_terminal(&id).await;
+    assert_eq!(types(&events), ["error", "turn_aborted"]);
+    assert_eq!(task.abort_calls(), 1);
+    let after = session.run(custom("noop")).await;
+    assert_eq!(types(&after), ["task_started", "task_complete"]);
+    assert_json_snapshot!(session.normalize(session.seen()));
+}
+
+/// Panics when dropped, as a task's resources might when a hard abort drops them mid-use.
+struct PanicsOnDrop;
+
+impl Drop for PanicsOnDrop {
+    fn drop(&mut self) {
+        panic!("dropped mid-use");
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn task_that_panics_when_hard_aborted_still_ends_within_its_grace_period() {
+    let task = FnTask::new(kind("unkillable"), |ctx, _input, _token| async move {
+        let _guard = PanicsOnDrop;
+        ctx.send_event(EventMsg::AgentMessage {
+            message: "holding on".into(),
+        });
+        std::future::pending::<()>().await;
+        Ok(None)
+    });
+    let grace = Duration::from_millis(50);
+    let mut session = TestSession::builder()
+        .task(task.registration().grace_period(grace))
+        .task(noop(kind("noop")).registration())
+        .build();
+    let id = session.submit(custom("unkillable"));
+    session
+        .events_until(|event| matches!(event.msg, EventMsg::AgentMessage { .. }))
+        .await;
+    let start = Instant::now();
+    session.submit(Op::Interrupt);
+    let events = session.events_until_terminal(&id).await;
+    assert_eq!(
+        start.elapsed(),
+        grace,
+        "the hard abort ends it at the grace period"
+    );
+    assert_eq!(types(&events), ["turn_aborted"]);
+    assert_eq!(task.abort_calls(), 1);
+    let after = session.run(custom("noop")).await;
+    assert_eq!(types(&after), ["task_started", "task_complete"]);
+}
+
+/// An error whose `Display` panics: the driver formats it, so this panics inside the driver.
+#[derive(Debug)]
+struct UnprintableError;
+
+impl std::fmt::Display for UnprintableError {
+    fn fmt(&self, _f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        panic!("this error cannot be printed")
+    }
+}
+
+impl std::error::Error for UnprintableError {}
+
+#[tokio::test(start_paused = true)]
+async fn a_driver_that_panics_is_reported_with_an_error_and_a_terminal_event() {
+    let task = FnTask::new(kind("unprintable"), |_ctx, _input, _token| async {
+        Err(Box::new(UnprintableError) as _)
+    });
+    let mut session = TestSession::builder()
+        .task(task.registration())
+        .task(noop(kind("noop")).registration())
+        .build();
+    let events = session.run(custom("unprintable")).await;
+    assert_eq!(types(&events), ["task_started", "error", "task_complete"]);
+    let after = session.run(custom("noop")).await;
+    assert_eq!(types(&after), ["task_started", "task_complete"]);
+    assert_json_snapshot!(session.normalize(session.seen()));
+}
+
+#[tokio::test(start_paused = true)]
+async fn task_token_is_cancelled_after_its_terminal_event() {
+    let tokens: Arc<std::sync::Mutex<Vec<CancellationToken>>> = Arc::default();
+    let kept = Arc::clone(&tokens);
+    let task = FnTask::new(kind("quick"), move |_ctx, _input, token| {
+        kept.lock().unwrap().push(token);
+        async { Ok(None) }
+    });
+    let mut session = TestSession::builder().task(task.registration()).build();
+    session.run(custom("quick")).await;
+    let token = tokens.lock().unwrap().pop().expect("the task ran");
+    assert!(
+        token.is_cancelled(),
+        "the token of an ended task is cancelled"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn approval_requested_after_the_turn_ended_resolves_abort_at_once() {
+    let (decision_tx, mut decision_rx) = tokio::sync::mpsc::unbounded_channel();
+    let task = FnTask::new(kind("leaky"), move |ctx, _input, _token| {
+        let decision_tx = decision_tx.clone();
+        async move {
+            // Work the task left behind asks after its turn has ended.
+            tokio::spawn(async move {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                let decision = ctx
+                    .request_approval(
+                        turnkit_protocol::ApprovalRequest::command(
+                            vec!["true".into()],
+                            ctx.cwd().to_owned(),
+                        )
+                        .with_call_id("late"),
+                    )
+                    .await;
+                let _ = decision_tx.send(decision);
+            });
+            Ok(None)
+        }
+    });
+    let mut session = TestSession::builder().task(task.registration()).build();
+    session.run(custom("leaky")).await;
+    let decision = tokio::time::timeout(Duration::from_secs(1), decision_rx.recv())
+        .await
+        .expect("the late request resolves at once");
+    assert_eq!(decision, Some(turnkit_protocol::ReviewDecision::Abort));
+    assert_eq!(session.session().pending_approvals(), 0);
+    let rest = session.shutdown().await;
+    assert_eq!(
+        types(&rest),
+        ["shutdown_complete"],
+        "the late request sent nothing"
+    );
+}

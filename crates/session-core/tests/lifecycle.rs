@@ -283,7 +283,10 @@ async fn factory_error_is_reported_and_nothing_starts() {
     let EventMsg::Error { message } = event.msg else {
         panic!("expected an error")
     };
-    assert!(message.contains("payload must be a string"), "{message}");
+    assert_eq!(
+        message, "cannot start `picky`: the payload must be a string naming the target",
+        "a refusal names the kind"
+    );
     let ok = session
         .run(Op::Custom {
             name: "picky".into(),
@@ -317,4 +320,241 @@ async fn steered_input_not_taken_before_shutdown_is_reported_not_dropped() {
         events[1].id, second,
         "the warning names the input that never ran"
     );
+}
+
+/// Side work that reports when it is told to stop and when its abort hook runs.
+fn side_work(name: &'static str) -> FnTask {
+    FnTask::new(kind(name), |ctx, _input, token| async move {
+        ctx.send_event(EventMsg::BackgroundEvent {
+            message: "side work running".into(),
+        });
+        token.cancelled().await;
+        ctx.send_event(EventMsg::BackgroundEvent {
+            message: "side work stopped".into(),
+        });
+        Ok(None)
+    })
+    .on_abort(|ctx| {
+        ctx.send_event(EventMsg::BackgroundEvent {
+            message: "side work cleaned up".into(),
+        });
+    })
+}
+
+#[tokio::test(start_paused = true)]
+async fn replacing_a_turn_stops_its_side_work_and_reports_its_cleanup_before_turn_aborted() {
+    let side = side_work("side");
+    let mut session = TestSession::builder()
+        .task(cooperative(kind("main")).registration())
+        .task(side.registration().runs_beside_turn(true))
+        .task(noop(kind("next")).registration())
+        .build();
+    let turn = session.submit(custom("main"));
+    session
+        .events_until(|event| matches!(event.msg, EventMsg::AgentMessage { .. }))
+        .await;
+    let beside = session.submit(custom("side"));
+    session.events_until(|event| event.id == beside).await;
+    let next = session.submit(custom("next"));
+    session.events_until_terminal(&next).await;
+    let all = session.seen().to_vec();
+    let aborted = support::position_of(&all, "the replaced turn's end", |event| {
+        event.id == turn && event.msg.is_terminal()
+    });
+    let cleanup = all
+        .iter()
+        .rposition(|event| event.id == beside)
+        .expect("the side work's events");
+    assert!(
+        cleanup < aborted,
+        "side work cleanup comes before turn_aborted"
+    );
+    assert_eq!(side.abort_calls(), 1, "the side work's hook runs once");
+    assert_json_snapshot!(session.normalize(&all));
+}
+
+#[tokio::test(start_paused = true)]
+async fn steered_input_a_replaced_turn_never_took_starts_the_next_turn() {
+    let deaf = FnTask::new(TaskKind::REGULAR, |_ctx, input, token| async move {
+        token.cancelled().await;
+        Ok(Some(support::texts(&input).join(" ")))
+    });
+    let mut session = TestSession::builder()
+        .task(deaf.registration().accepts_input(true))
+        .task(noop(kind("next")).registration())
+        .build();
+    let first = session.submit(text("one"));
+    session
+        .events_until(|event| matches!(event.msg, EventMsg::TaskStarted { .. }))
+        .await;
+    session.submit(text("two"));
+    let next = session.submit(custom("next"));
+    session.events_until_terminal(&next).await;
+    let again = session
+        .events_until(|event| matches!(event.msg, EventMsg::TaskStarted { .. }))
+        .await;
+    assert_eq!(
+        deaf.runs(),
+        2,
+        "the steered input started a turn: {again:?}"
+    );
+    session.submit(Op::Interrupt);
+    let last = session.events_until(|event| event.msg.is_terminal()).await;
+    assert_eq!(
+        last.last().map(|event| &event.msg),
+        Some(&EventMsg::TurnAborted {
+            reason: TurnAbortReason::Interrupted
+        })
+    );
+    assert_ne!(first, next);
+    assert_json_snapshot!(session.normalize(session.seen()));
+}
+
+#[tokio::test(start_paused = true)]
+async fn side_work_of_a_turn_waiting_for_its_predecessor_waits_for_its_task_started() {
+    let side = FnTask::new(kind("side"), |ctx, _input, _token| async move {
+        ctx.send_event(EventMsg::BackgroundEvent {
+            message: "side work ran".into(),
+        });
+        Ok(None)
+    });
+    let mut session = TestSession::builder()
+        .task(
+            support::stubborn(kind("stubborn"))
+                .registration()
+                .grace_period(Duration::from_millis(100)),
+        )
+        .task(cooperative(kind("main")).registration())
+        .task(side.registration().runs_beside_turn(true))
+        .build();
+    session.submit(custom("stubborn"));
+    session
+        .events_until(|event| matches!(event.msg, EventMsg::AgentMessage { .. }))
+        .await;
+    let main = session.submit(custom("main"));
+    let beside = session.submit(custom("side"));
+    session
+        .events_until(|event| matches!(event.msg, EventMsg::AgentMessage { .. }))
+        .await;
+    session.submit(Op::Interrupt);
+    session.events_until_terminal(&main).await;
+    let all = session.seen().to_vec();
+    let started = support::position_of(&all, "the main turn's start", |event| {
+        event.id == main && matches!(event.msg, EventMsg::TaskStarted { .. })
+    });
+    let side_event = support::position_of(&all, "the side work", |event| event.id == beside);
+    assert!(
+        started < side_event,
+        "side work emitted before its turn started"
+    );
+    assert_json_snapshot!(session.normalize(&all));
+}
+
+#[test]
+fn a_factory_that_submits_does_not_deadlock() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let _guard = runtime.enter();
+    let handle: Arc<std::sync::OnceLock<turnkit_session_core::SessionHandle>> = Arc::default();
+    let from_factory = Arc::clone(&handle);
+    let registration = TaskRegistration::new(kind("chatty"), move |_op| {
+        if let Some(handle) = from_factory.get() {
+            handle
+                .submit(Op::UserInput {
+                    items: vec![turnkit_protocol::UserInput::text("from the factory")],
+                })
+                .expect("the session takes input from a factory");
+        }
+        Ok(Arc::new(noop(kind("chatty"))) as _)
+    });
+    let mut session = turnkit_session_core::Session::builder()
+        .task(registration)
+        // A turn that runs until it is replaced, so the order below does not race.
+        .task(
+            cooperative(TaskKind::REGULAR)
+                .registration()
+                .accepts_input(true),
+        )
+        .build()
+        .unwrap();
+    handle.set(session.handle()).ok();
+    let submitter = session.handle();
+    let (done_tx, done_rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let id = submitter.submit(custom("chatty"));
+        let _ = done_tx.send(id.is_ok());
+    });
+    let Ok(accepted) = done_rx.recv_timeout(Duration::from_secs(5)) else {
+        // The stuck thread holds the session's lock; dropping the session would hang too.
+        std::mem::forget(session);
+        panic!("submit did not return: a factory that submits must not deadlock");
+    };
+    assert!(accepted);
+    let events = runtime.block_on(async {
+        let mut events = Vec::new();
+        while events
+            .iter()
+            .filter(|event: &&turnkit_protocol::Event| event.msg.is_terminal())
+            .count()
+            < 2
+        {
+            let event = tokio::time::timeout(Duration::from_secs(5), session.next_event())
+                .await
+                .expect("events keep coming")
+                .expect("the session runs");
+            events.push(event);
+        }
+        events
+    });
+    // The factory's own submission came first, so its turn started and chatty replaced it.
+    let summary: Vec<(String, String)> = events
+        .iter()
+        .filter(|event| {
+            event.msg.is_terminal() || matches!(event.msg, EventMsg::TaskStarted { .. })
+        })
+        .map(|event| {
+            (
+                event.id.clone(),
+                support::types(std::slice::from_ref(event))[0].clone(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            ("sub-2".to_owned(), "task_started".to_owned()),
+            ("sub-2".to_owned(), "turn_aborted".to_owned()),
+            ("sub-1".to_owned(), "task_started".to_owned()),
+            ("sub-1".to_owned(), "task_complete".to_owned()),
+        ]
+    );
+}
+
+#[test]
+fn a_slow_factory_does_not_delay_interrupt() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let _guard = runtime.enter();
+    let (entered_tx, entered_rx) = std::sync::mpsc::channel();
+    let entered_tx = std::sync::Mutex::new(entered_tx);
+    let registration = TaskRegistration::new(kind("slow_factory"), move |_op| {
+        let _ = entered_tx.lock().unwrap().send(());
+        std::thread::sleep(Duration::from_millis(500));
+        Ok(Arc::new(noop(kind("slow_factory"))) as _)
+    });
+    let session = turnkit_session_core::Session::builder()
+        .task(registration)
+        .build()
+        .unwrap();
+    let submitter = session.handle();
+    let slow = std::thread::spawn(move || submitter.submit(custom("slow_factory")).is_ok());
+    entered_rx
+        .recv_timeout(Duration::from_secs(5))
+        .expect("the factory runs");
+    let start = std::time::Instant::now();
+    session.submit(Op::Interrupt).unwrap();
+    let took = start.elapsed();
+    assert!(
+        took < Duration::from_millis(100),
+        "Interrupt waited {took:?} behind a slow factory"
+    );
+    assert!(slow.join().unwrap());
 }

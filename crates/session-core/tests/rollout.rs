@@ -191,3 +191,216 @@ async fn user_input_is_journalled_before_its_turn_starts() {
         |record| matches!(record, RolloutRecord::UserInput { id: input_id, .. } if *input_id == id)
     ));
 }
+
+#[tokio::test]
+async fn terminal_event_is_journalled_and_synced_before_it_is_delivered() {
+    let mut session = TestSession::builder()
+        .task(echo().registration().accepts_input(true))
+        .with_rollout()
+        .build();
+    let events = session.run(text("hello")).await;
+    let terminal = events.last().expect("a terminal event").clone();
+    // Read at once: the terminal event must already be on disk, under the seq it was sent with.
+    let (records, _) = read_rollout(session.rollout_path().unwrap()).unwrap();
+    assert!(
+        records
+            .iter()
+            .any(|record| matches!(record, RolloutRecord::Event { event } if *event == terminal)),
+        "{records:#?}"
+    );
+}
+
+/// Writes a rollout as a crashed process would have left it.
+fn crashed_rollout(dir: &std::path::Path, records: &[RolloutRecord]) -> std::path::PathBuf {
+    let path = dir.join("crashed.jsonl");
+    let mut file = std::fs::File::create(&path).expect("the temp dir takes a file");
+    for record in records {
+        serde_json::to_writer(&mut file, record).expect("records serialise");
+        file.write_all(b"\n").expect("the temp dir takes a write");
+    }
+    path
+}
+
+fn meta() -> RolloutRecord {
+    RolloutRecord::SessionMeta {
+        session_id: "crashed".into(),
+        cwd: "/nonexistent".into(),
+        version: 2,
+        parent_session_id: None,
+    }
+}
+
+fn input(id: &str, said: &str) -> RolloutRecord {
+    RolloutRecord::UserInput {
+        id: id.into(),
+        items: vec![turnkit_protocol::UserInput::text(said)],
+    }
+}
+
+fn event(id: &str, seq: u64, msg: EventMsg) -> RolloutRecord {
+    RolloutRecord::Event {
+        event: turnkit_protocol::Event {
+            id: id.into(),
+            seq,
+            msg,
+        },
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn resume_records_turn_aborted_for_a_turn_left_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = crashed_rollout(
+        dir.path(),
+        &[
+            meta(),
+            input("sub-1", "one"),
+            RolloutRecord::InputStarted {
+                ids: vec!["sub-1".into()],
+            },
+            event(
+                "sub-1",
+                0,
+                EventMsg::TaskStarted {
+                    kind: turnkit_protocol::TaskKind::REGULAR,
+                },
+            ),
+            event(
+                "sub-1",
+                1,
+                EventMsg::AgentMessage {
+                    message: "working".into(),
+                },
+            ),
+        ],
+    );
+    let mut resumed = TestSession::from_builder(
+        Session::builder()
+            .task(echo().registration().accepts_input(true))
+            .resume(&path),
+    )
+    .build();
+    let aborted = resumed.next_event().await;
+    assert_eq!(aborted.id, "sub-1");
+    assert_eq!(aborted.seq, 2, "the recorded end takes the next seq");
+    let after = resumed.run(text("two")).await;
+    assert_eq!(types(&after), ["task_started", "task_complete"]);
+    let (records, _) = read_rollout(&path).unwrap();
+    assert!(
+        records
+            .iter()
+            .any(|record| matches!(record, RolloutRecord::Event { event } if *event == aborted)),
+        "the turn's end is in the rollout"
+    );
+    assert_json_snapshot!(resumed.normalize(&[aborted]));
+}
+
+#[tokio::test(start_paused = true)]
+async fn journalled_input_that_never_started_a_turn_is_reported_on_resume() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = crashed_rollout(dir.path(), &[meta(), input("sub-1", "lost?")]);
+    let mut resumed = TestSession::from_builder(Session::builder().resume(&path)).build();
+    let warning = resumed.next_event().await;
+    assert_eq!(warning.id, "sub-1");
+    let EventMsg::Warning { message } = &warning.msg else {
+        panic!("expected a warning, got {warning:?}")
+    };
+    assert!(message.contains("lost?"), "{message}");
+    drop(resumed.shutdown().await);
+    drop(resumed);
+    // Reported once: a second resume does not repeat it.
+    let mut again = TestSession::from_builder(Session::builder().resume(&path)).build();
+    let events = again.shutdown().await;
+    assert_eq!(types(&events), ["shutdown_complete"]);
+    assert_json_snapshot!(again.normalize(&[warning]));
+}
+
+#[tokio::test]
+async fn a_second_session_cannot_open_the_same_rollout_for_writing() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("rollout.jsonl");
+    let session = Session::builder().rollout(&path).build().unwrap();
+    let error = Session::builder()
+        .resume(&path)
+        .build()
+        .err()
+        .expect("the rollout is in use");
+    assert!(matches!(error, Error::RolloutLocked { .. }), "{error}");
+    assert!(error.to_string().contains("in use"), "{error}");
+    drop(session);
+    let mut reopened = None;
+    for _ in 0..100 {
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        if let Ok(session) = Session::builder().resume(&path).build() {
+            reopened = Some(session);
+            break;
+        }
+    }
+    assert!(reopened.is_some(), "the lock goes with the session");
+}
+
+/// A regular turn that asks one approval and answers with the decision it got.
+fn approval_asker() -> FnTask {
+    FnTask::new(
+        turnkit_protocol::TaskKind::REGULAR,
+        |ctx, _input, _token| async move {
+            let decision = ctx
+                .request_approval(turnkit_protocol::ApprovalRequest::command(
+                    vec!["make".into()],
+                    ctx.cwd().to_owned(),
+                ))
+                .await;
+            Ok(Some(format!("{decision:?}")))
+        },
+    )
+}
+
+/// Answers the next approval request with `Approved` and returns its id.
+async fn approve_next(session: &mut Session) -> String {
+    loop {
+        let event = session.next_event().await.expect("the session is running");
+        if let EventMsg::ApprovalRequested { approval_id, .. } = event.msg {
+            session
+                .submit(turnkit_protocol::Op::DecideApproval {
+                    id: approval_id.clone(),
+                    decision: turnkit_protocol::ReviewDecision::Approved,
+                })
+                .unwrap();
+            return approval_id;
+        }
+    }
+}
+
+#[tokio::test]
+async fn approval_ids_never_repeat_across_a_resume() {
+    let mut session = TestSession::builder()
+        .task(approval_asker().registration().accepts_input(true))
+        .with_rollout()
+        .build();
+    let path = session.rollout_path().unwrap().to_owned();
+    session.submit(text("one"));
+    let before = session
+        .events_until(|event| matches!(event.msg, EventMsg::ApprovalRequested { .. }))
+        .await;
+    let first = match &before.last().unwrap().msg {
+        EventMsg::ApprovalRequested { approval_id, .. } => approval_id.clone(),
+        other => panic!("expected an approval request, got {other:?}"),
+    };
+    session.submit(turnkit_protocol::Op::DecideApproval {
+        id: first.clone(),
+        decision: turnkit_protocol::ReviewDecision::Approved,
+    });
+    drop(session.shutdown().await);
+
+    let mut resumed = Session::builder()
+        .task(approval_asker().registration().accepts_input(true))
+        .resume(&path)
+        .build()
+        .unwrap();
+    resumed.submit(text("two")).unwrap();
+    let second = approve_next(&mut resumed).await;
+    assert_ne!(
+        first, second,
+        "a resumed session must not hand out an approval id its journal already holds"
+    );
+}

@@ -9,9 +9,12 @@
 //! repositories isolated from the machine's git configuration, and [`process`] checks process
 //! groups straight from `/proc`.
 //!
+//! Add it to a downstream crate's dev-dependencies through the facade,
+//! `turnkit = { version = "0.1", features = ["testkit"] }`, and reach it as `turnkit::testkit`:
+//!
 //! ```
-//! use turnkit_protocol::{EventMsg, Op, TaskKind};
-//! use turnkit_testkit::{FnTask, TestSession};
+//! use turnkit::testkit::{FnTask, TestSession};
+//! use turnkit::{EventMsg, Op, TaskKind};
 //!
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() {
@@ -22,7 +25,7 @@
 //! });
 //! let mut session = TestSession::builder().task(greet.registration()).build();
 //! let events = session
-//!     .run(Op::Custom { name: "greet".into(), payload: serde_json::json!({"who": "world"}) })
+//!     .run(Op::Custom { name: "greet".into(), payload: turnkit::serde_json::json!({"who": "world"}) })
 //!     .await;
 //! let normalised = session.normalize(&events);
 //! assert_eq!(normalised[0]["msg"]["type"], "task_started");

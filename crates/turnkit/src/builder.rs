@@ -2,7 +2,25 @@
 
 use crate::{Session, SessionBuilder};
 
-/// A session builder with every enabled built-in task kind registered.
+/// The facade's cargo features compiled into this build, as the session's errors name them.
+const COMPILED_FEATURES: &[&str] = &[
+    #[cfg(feature = "ghost-snapshot")]
+    "ghost-snapshot",
+    #[cfg(feature = "openai")]
+    "openai",
+    #[cfg(feature = "shell")]
+    "shell",
+    #[cfg(feature = "testkit")]
+    "testkit",
+    #[cfg(feature = "undo")]
+    "undo",
+];
+
+/// A session builder with every enabled built-in task kind registered: where a client starts.
+///
+/// Unlike [`Session::builder`], which registers nothing, it also tells the session which of
+/// turnkit's features are compiled in, so the error for a kind that is not registered says
+/// whether to enable a feature or to register the kind.
 pub fn builder() -> SessionBuilder {
     Session::builder().with_enabled_kinds()
 }
@@ -17,7 +35,7 @@ pub trait SessionBuilderExt {
 impl SessionBuilderExt for SessionBuilder {
     #[allow(clippy::let_and_return)]
     fn with_enabled_kinds(self) -> SessionBuilder {
-        let builder = self;
+        let builder = self.compiled_features(COMPILED_FEATURES.iter().copied());
         #[cfg(feature = "shell")]
         let builder = if builder.has_task(&crate::TaskKind::USER_SHELL) {
             builder

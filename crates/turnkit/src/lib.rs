@@ -11,18 +11,29 @@
 //!   OpenAI-compatible HTTP client;
 //! - [`tasks_shell`] (feature `shell`): the user's own shell command
 //!   (`Op::RunUserShellCommand`), streamed live and recorded for the model;
-//! - [`testkit`] (feature `testkit`): run ops against a real session in a temp dir and
-//!   snapshot the normalised events;
+//! - [`testkit`] (feature `testkit`, not part of `full`): run ops against a real session in a
+//!   temp dir and snapshot the normalised events; enable it in your dev-dependencies only,
+//!   `turnkit = { version = "0.1", features = ["testkit"] }`;
 //! - `tasks_ghost_snapshot` (feature `ghost-snapshot`): ghost snapshots of the working tree
 //!   around a turn's file changes, offered to turns as the [`TurnSnapshots`] service, and the
 //!   `ghost_snapshot` task kind that takes one on request;
 //! - [`tasks_undo`] (feature `undo`): the `undo` task kind, which reverts the file changes of
-//!   the last turn from its ghost snapshots (`Op::Undo`).
+//!   the last turn from its ghost snapshots (`Op::Undo`);
+//! - [`async_trait`] and [`serde_json`], re-exported because the facade's own signatures need
+//!   them (`SessionTask` is an `#[async_trait]` trait; `Op::Custom` carries a JSON payload), so
+//!   a downstream crate needs no dependency of its own for them.
 //!
 //! Each built-in task kind is its own crate behind a feature named after the kind; `full`
 //! (the default) enables all of them, and `default-features = false` plus the kinds you want
-//! links only those crates. [`builder`] (or [`Session::builder`] followed by
-//! [`SessionBuilderExt::with_enabled_kinds`]) registers every enabled kind.
+//! links only those crates.
+//!
+//! # Which builder
+//!
+//! Start a session with [`builder()`]: it is [`Session::builder`] with every built-in kind
+//! whose feature is on already registered (and it tells the session which features are on,
+//! so an error for a missing kind says whether to enable a feature). [`Session::builder`]
+//! alone registers nothing, which is what you want for a session that runs only your own
+//! kinds; add the built-in ones later with [`SessionBuilderExt::with_enabled_kinds`].
 //!
 //! ```
 //! use std::sync::Arc;
@@ -32,7 +43,7 @@
 //! /// A downstream task kind: counts the words of its payload.
 //! struct CountWords(String);
 //!
-//! #[async_trait::async_trait]
+//! #[turnkit::async_trait]
 //! impl SessionTask for CountWords {
 //!     fn kind(&self) -> TaskKind {
 //!         TaskKind::new("count_words")
@@ -71,6 +82,7 @@
 mod builder;
 
 pub use builder::{SessionBuilderExt, builder};
+pub use serde_json;
 #[cfg(feature = "openai")]
 pub use turnkit_model as model;
 #[cfg(feature = "openai")]
@@ -85,8 +97,8 @@ pub use turnkit_session_core::{
     CancellationToken, ChildOutcome, DEFAULT_GRACE_PERIOD, DEFAULT_MAX_DEPTH,
     DEFAULT_SUB_SESSION_STOP_BOUND, Error, RolloutRecord, Services, Session, SessionBuilder,
     SessionHandle, SessionTask, SubSession, SubSessionBuilder, TaskContext, TaskError, TaskFactory,
-    TaskRegistration, TaskResult, Tool, ToolOutput, ToolRegistry, TurnSnapshots, parse_arguments,
-    read_rollout,
+    TaskRegistration, TaskResult, Tool, ToolOutput, ToolRegistry, TurnSnapshots, async_trait,
+    parse_arguments, read_rollout,
 };
 #[cfg(feature = "ghost-snapshot")]
 pub use turnkit_tasks_ghost_snapshot as tasks_ghost_snapshot;

@@ -53,7 +53,7 @@ fn snapshots(session: &TestSession) -> Vec<(String, String, Snapshot)> {
                 snapshot,
             } => {
                 let snapshot: Snapshot =
-                    serde_json::from_value(snapshot).expect("the payload is a Snapshot");
+                    turnkit::serde_json::from_value(snapshot).expect("the payload is a Snapshot");
                 assert_eq!(snapshot.commit.to_string(), commit);
                 Some((phase, turn_id, snapshot))
             }
@@ -71,7 +71,7 @@ async fn a_manual_snapshot_runs_through_the_facade() {
     let events = session
         .run(Op::Custom {
             name: "ghost_snapshot".into(),
-            payload: serde_json::Value::Null,
+            payload: turnkit::serde_json::Value::Null,
         })
         .await;
 
@@ -151,7 +151,7 @@ async fn a_callers_own_ghost_snapshot_kind_wins_over_the_facades() {
     let events = session
         .run(Op::Custom {
             name: "ghost_snapshot".into(),
-            payload: serde_json::Value::Null,
+            payload: turnkit::serde_json::Value::Null,
         })
         .await;
 

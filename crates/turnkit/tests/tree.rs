@@ -15,7 +15,7 @@ const DEPLOY: TaskKind = TaskKind::from_static("deploy");
 /// Asks "deploy to production?" and reports the answer.
 struct Deploy;
 
-#[async_trait::async_trait]
+#[turnkit::async_trait]
 impl SessionTask for Deploy {
     fn kind(&self) -> TaskKind {
         DEPLOY
@@ -29,7 +29,7 @@ impl SessionTask for Deploy {
     ) -> TaskResult {
         let request = ApprovalRequest::question(
             "deploy to production?",
-            serde_json::json!({"service": "api"}),
+            turnkit::serde_json::json!({"service": "api"}),
         );
         let decision = ctx.request_approval(request).await;
         Ok(Some(format!("deploy: {decision:?}")))
@@ -39,7 +39,7 @@ impl SessionTask for Deploy {
 /// Runs `deploy` in a child session and reports progress as a custom event.
 struct Release;
 
-#[async_trait::async_trait]
+#[turnkit::async_trait]
 impl SessionTask for Release {
     fn kind(&self) -> TaskKind {
         RELEASE
@@ -55,13 +55,13 @@ impl SessionTask for Release {
         let outcome = child
             .run_once_forwarded(Op::Custom {
                 name: "deploy".into(),
-                payload: serde_json::Value::Null,
+                payload: turnkit::serde_json::Value::Null,
             })
             .await?;
         let ended = child.close().await;
         ctx.send_event(EventMsg::Custom {
             name: "release_progress".into(),
-            payload: serde_json::json!({"stage": "deployed"}),
+            payload: turnkit::serde_json::json!({"stage": "deployed"}),
         });
         match (outcome, ended) {
             (ChildOutcome::Completed { message }, SubSessionOutcome::Completed) => Ok(message),
@@ -80,7 +80,7 @@ async fn a_downstream_task_runs_a_child_whose_question_reaches_the_client() {
     let id = session
         .submit(Op::Custom {
             name: "release".into(),
-            payload: serde_json::Value::Null,
+            payload: turnkit::serde_json::Value::Null,
         })
         .expect("submitted");
 
@@ -112,7 +112,7 @@ async fn a_downstream_task_runs_a_child_whose_question_reaches_the_client() {
     let types: Vec<String> = seen
         .iter()
         .map(|event| {
-            let wire = serde_json::to_value(&event.msg).expect("events serialise");
+            let wire = turnkit::serde_json::to_value(&event.msg).expect("events serialise");
             wire["type"].as_str().expect("a type").to_owned()
         })
         .collect();
@@ -142,7 +142,7 @@ async fn a_downstream_task_runs_a_child_whose_question_reaches_the_client() {
 struct NestShell;
 
 #[cfg(all(feature = "shell", feature = "testkit"))]
-#[async_trait::async_trait]
+#[turnkit::async_trait]
 impl SessionTask for NestShell {
     fn kind(&self) -> TaskKind {
         TaskKind::from_static("nest_shell")
@@ -158,7 +158,7 @@ impl SessionTask for NestShell {
         let op = if ctx.depth() == 0 {
             Op::Custom {
                 name: "nest_shell".into(),
-                payload: serde_json::Value::Null,
+                payload: turnkit::serde_json::Value::Null,
             }
         } else {
             Op::RunUserShellCommand {
@@ -187,7 +187,7 @@ async fn shutdown_kills_a_grandchilds_command_and_leaves_no_process() {
     session
         .submit(Op::Custom {
             name: "nest_shell".into(),
-            payload: serde_json::Value::Null,
+            payload: turnkit::serde_json::Value::Null,
         })
         .expect("submitted");
     let pid_file = dir.path().join("pid");

@@ -126,3 +126,15 @@ pub async fn assert_tasks_settle_to(before: usize, what: &str) {
     tokio::time::sleep(std::time::Duration::from_millis(10)).await;
     assert_eq!(alive_tasks(), before, "{what}");
 }
+
+/// Where the first event that `matches` is, or a panic naming `what` and every event.
+pub fn position_of(
+    events: &[turnkit_protocol::Event],
+    what: &str,
+    matches: impl Fn(&turnkit_protocol::Event) -> bool,
+) -> usize {
+    events
+        .iter()
+        .position(matches)
+        .unwrap_or_else(|| panic!("no event for {what}: {events:#?}"))
+}
