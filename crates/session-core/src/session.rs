@@ -30,6 +30,71 @@ enum RolloutMode {
     Resume(PathBuf),
 }
 
+/// What a session takes over from its journal: nothing for a new one, the rest for a resume.
+struct Carried {
+    session_id: String,
+    history: Vec<ResponseItem>,
+    next_seq: u64,
+    next_submission: u64,
+    last_approval: u64,
+    warnings: Vec<String>,
+    open_turns: Vec<String>,
+    unrun_input: Vec<(String, Vec<UserInput>)>,
+}
+
+impl RolloutMode {
+    /// Creates or resumes the journal and says what the session carries over from it.
+    fn open(
+        self,
+        session_id: String,
+        cwd: &std::path::Path,
+        parent_session_id: Option<String>,
+        runtime: &tokio::runtime::Handle,
+    ) -> Result<(Option<RolloutWriter>, Carried), Error> {
+        let fresh = |session_id| Carried {
+            session_id,
+            history: Vec::new(),
+            next_seq: 0,
+            next_submission: 0,
+            last_approval: 0,
+            warnings: Vec::new(),
+            open_turns: Vec::new(),
+            unrun_input: Vec::new(),
+        };
+        match self {
+            RolloutMode::InMemory => Ok((None, fresh(session_id))),
+            RolloutMode::Create(path) => {
+                let file = rollout::create(&path)?;
+                let writer = RolloutWriter::start(file, runtime);
+                writer.append(&RolloutRecord::SessionMeta {
+                    session_id: session_id.clone(),
+                    cwd: cwd.to_owned(),
+                    version: ROLLOUT_VERSION,
+                    parent_session_id,
+                });
+                Ok((Some(writer), fresh(session_id)))
+            }
+            RolloutMode::Resume(path) => {
+                let resumed = rollout::resume(&path)?;
+                let writer = RolloutWriter::start(resumed.file, runtime);
+                Ok((
+                    Some(writer),
+                    Carried {
+                        session_id: resumed.session_id,
+                        history: resumed.history,
+                        next_seq: resumed.next_seq,
+                        next_submission: resumed.last_submission,
+                        last_approval: resumed.last_approval,
+                        warnings: resumed.warnings,
+                        open_turns: resumed.open_turns,
+                        unrun_input: resumed.unrun_input,
+                    },
+                ))
+            }
+        }
+    }
+}
+
 /// Configures and builds a [`Session`].
 pub struct SessionBuilder {
     session_id: Option<String>,
@@ -178,45 +243,25 @@ impl SessionBuilder {
             Some(cwd) => cwd,
             None => std::env::current_dir().unwrap_or_else(|_| PathBuf::from(".")),
         };
-        let mut session_id = self.session_id.unwrap_or_else(fresh_session_id);
-        let mut history = Vec::new();
-        let mut next_seq = 0;
-        let mut next_submission = 0;
-        let mut last_approval = 0;
-        let mut warnings = Vec::new();
         let rollout_path = match &self.rollout {
             RolloutMode::InMemory => None,
             RolloutMode::Create(path) | RolloutMode::Resume(path) => Some(path.clone()),
         };
         let parent_session_id = self.tree.parent.as_ref().map(ParentSeed::parent_session_id);
-        let mut open_turns = Vec::new();
-        let mut unrun_input = Vec::new();
-        let rollout = match self.rollout {
-            RolloutMode::InMemory => None,
-            RolloutMode::Create(path) => {
-                let file = rollout::create(&path)?;
-                let writer = RolloutWriter::start(file, &runtime);
-                writer.append(&RolloutRecord::SessionMeta {
-                    session_id: session_id.clone(),
-                    cwd: cwd.clone(),
-                    version: ROLLOUT_VERSION,
-                    parent_session_id,
-                });
-                Some(writer)
-            }
-            RolloutMode::Resume(path) => {
-                let resumed = rollout::resume(&path)?;
-                session_id = resumed.session_id;
-                history = resumed.history;
-                next_seq = resumed.next_seq;
-                next_submission = resumed.last_submission;
-                last_approval = resumed.last_approval;
-                warnings = resumed.warnings;
-                open_turns = resumed.open_turns;
-                unrun_input = resumed.unrun_input;
-                Some(RolloutWriter::start(resumed.file, &runtime))
-            }
-        };
+        let session_id = self.session_id.unwrap_or_else(fresh_session_id);
+        let (rollout, carried) =
+            self.rollout
+                .open(session_id, &cwd, parent_session_id, &runtime)?;
+        let Carried {
+            session_id,
+            history,
+            next_seq,
+            next_submission,
+            last_approval,
+            warnings,
+            open_turns,
+            unrun_input,
+        } = carried;
         let (tx, rx) = mpsc::unbounded_channel();
         let registry: HashMap<TaskKind, TaskRegistration> = self
             .registrations

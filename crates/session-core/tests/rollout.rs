@@ -365,7 +365,7 @@ async fn approve_next(session: &mut Session) -> String {
                     id: approval_id.clone(),
                     decision: turnkit_protocol::ReviewDecision::Approved,
                 })
-                .unwrap();
+                .expect("a running session takes decisions");
             return approval_id;
         }
     }
