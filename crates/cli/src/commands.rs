@@ -1,0 +1,355 @@
+//! The session commands: exec, resume, shell, snapshot, undo and sessions.
+
+use std::io::{IsTerminal, Read};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::Context;
+use turnkit::model::ModelClient;
+use turnkit::tasks_ghost_snapshot::git_snapshot::{Repository, UndoAction, plan_undo};
+use turnkit::{
+    ApprovalPolicy, CancellationToken, EventMsg, ExecCommandEnd, Op, SessionBuilder, TaskKind,
+    UserInput,
+};
+
+use crate::args::{CommonArgs, ExecArgs, ResumeArgs, SessionsArgs, ShellArgs, UndoArgs};
+use crate::drive::{Approvals, Driver, Outcome, Signals};
+use crate::render::{BOLD, DIM, GREEN, Output, YELLOW, shell_words};
+use crate::{Usage, model, store};
+
+/// The directory a command works in: `--cd DIR` or the current one, made absolute.
+fn work_dir(cd: Option<&Path>) -> anyhow::Result<PathBuf> {
+    let dir = match cd {
+        Some(dir) => dir.to_owned(),
+        None => std::env::current_dir().context("cannot read the current directory")?,
+    };
+    dir.canonicalize().map_err(|error| {
+        anyhow::Error::new(Usage).context(format!(
+            "cannot use {} as the working directory: {error}",
+            dir.display()
+        ))
+    })
+}
+
+/// The prompt from the arguments, else from stdin (never a hidden prompt on a terminal).
+fn prompt(words: &[String]) -> anyhow::Result<String> {
+    if !words.is_empty() {
+        return Ok(words.join(" "));
+    }
+    let mut stdin = std::io::stdin();
+    if stdin.is_terminal() {
+        return Err(anyhow::Error::new(Usage).context(
+            "no prompt: give it as an argument (`turnkit exec \"fix the tests\"`) or pipe it on stdin",
+        ));
+    }
+    let mut text = String::new();
+    stdin
+        .read_to_string(&mut text)
+        .context("cannot read the prompt from stdin")?;
+    if text.trim().is_empty() {
+        return Err(anyhow::Error::new(Usage).context("the prompt on stdin is empty"));
+    }
+    Ok(text)
+}
+
+/// A new stored session in `cwd`: its builder and its id.
+fn new_session(cwd: &Path, policy: ApprovalPolicy) -> anyhow::Result<(SessionBuilder, String)> {
+    let dir = store::sessions_dir()?;
+    let id = store::fresh_id();
+    let builder = turnkit::builder()
+        .session_id(id.clone())
+        .cwd(cwd)
+        .approval_policy(policy)
+        .rollout(store::rollout_path(&dir, &id));
+    Ok((builder, id))
+}
+
+fn stored_note(output: &mut Output, id: &str) {
+    output.note(&format!(
+        "session {id} (continue it with `turnkit resume {id}`)"
+    ));
+}
+
+async fn run_turn(
+    builder: SessionBuilder,
+    model: Arc<dyn ModelClient>,
+    json: bool,
+    policy: ApprovalPolicy,
+    id: &str,
+    text: String,
+) -> anyhow::Result<Outcome> {
+    let signals = Signals::install()?;
+    let session = builder
+        .service(model)
+        .build()
+        .context("cannot start the session")?;
+    let mut output = Output::new(json);
+    stored_note(&mut output, id);
+    let mut driver = Driver::new(
+        session,
+        output,
+        Approvals::for_terminal(json),
+        policy,
+        signals,
+    );
+    driver
+        .run(Op::UserInput {
+            items: vec![UserInput::text(text)],
+        })
+        .await
+}
+
+/// `turnkit exec`.
+pub(crate) async fn exec(args: ExecArgs) -> anyhow::Result<Outcome> {
+    let cwd = work_dir(args.common.cd.as_deref())?;
+    let model = model::model_client(&args.model)?;
+    let text = prompt(args.prompt.as_slice())?;
+    let policy = args.approval_policy.into();
+    let (builder, id) = new_session(&cwd, policy)?;
+    run_turn(builder, model, args.common.json, policy, &id, text).await
+}
+
+/// `turnkit resume`.
+pub(crate) async fn resume(args: ResumeArgs) -> anyhow::Result<Outcome> {
+    let dir = store::sessions_dir()?;
+    let (id, words) = if args.last {
+        (None, args.words.as_slice())
+    } else {
+        let (id, words) = args
+            .words
+            .split_first()
+            .context("give a session id or --last")?;
+        (Some(id.as_str()), words)
+    };
+    let stored = store::find(&dir, id)?;
+    let model = model::model_client(&args.model)?;
+    let text = prompt(words)?;
+    let policy = args.approval_policy.into();
+    let builder = turnkit::builder()
+        .cwd(&stored.cwd)
+        .approval_policy(policy)
+        .resume(&stored.path);
+    run_turn(builder, model, args.json, policy, &stored.id, text).await
+}
+
+/// `turnkit shell`: exits with the command's own code.
+pub(crate) async fn shell(args: ShellArgs) -> anyhow::Result<u8> {
+    let cwd = work_dir(args.common.cd.as_deref())?;
+    let (builder, id) = new_session(&cwd, ApprovalPolicy::default())?;
+    let signals = Signals::install()?;
+    let session = builder.build().context("cannot start the session")?;
+    let mut output = Output::new(args.common.json);
+    if !args.common.json {
+        stored_note(&mut output, &id);
+    }
+    let mut driver = Driver::new(
+        session,
+        output,
+        Approvals::for_terminal(args.common.json),
+        ApprovalPolicy::default(),
+        signals,
+    );
+    let mut end: Option<ExecCommandEnd> = None;
+    let outcome = driver
+        .run_with(
+            Op::RunUserShellCommand {
+                command: shell_command(&args.command),
+            },
+            |event, _| {
+                if let EventMsg::ExecCommandEnd(done) = &event.msg {
+                    end = Some(done.clone());
+                }
+                None
+            },
+        )
+        .await?;
+    Ok(match (outcome, end) {
+        (Outcome::Completed, Some(end)) => match (end.exit_code, end.signal) {
+            (Some(code), _) => u8::try_from(code).unwrap_or(1),
+            (None, Some(signal)) => 128_u8.saturating_add(signal as u8),
+            (None, None) => 1,
+        },
+        (outcome, _) => outcome.exit_code(),
+    })
+}
+
+/// One word is a shell script as typed (`turnkit shell -- 'ls | wc -l'`); several are a
+/// program and its arguments, quoted so the shell passes them through unchanged.
+fn shell_command(words: &[String]) -> String {
+    match words {
+        [script] => script.clone(),
+        words => shell_words(words),
+    }
+}
+
+/// `turnkit snapshot`.
+pub(crate) async fn snapshot(args: CommonArgs) -> anyhow::Result<Outcome> {
+    let cwd = work_dir(args.cd.as_deref())?;
+    let (builder, id) = new_session(&cwd, ApprovalPolicy::default())?;
+    let signals = Signals::install()?;
+    let session = builder.build().context("cannot start the session")?;
+    let mut output = Output::new(args.json);
+    stored_note(&mut output, &id);
+    let mut driver = Driver::new(
+        session,
+        output,
+        Approvals::for_terminal(args.json),
+        ApprovalPolicy::default(),
+        signals,
+    );
+    driver
+        .run(Op::Custom {
+            name: TaskKind::GHOST_SNAPSHOT.to_string(),
+            payload: serde_json::Value::Null,
+        })
+        .await
+}
+
+/// `turnkit undo`: reverts the last turn of this directory's newest session.
+pub(crate) async fn undo(args: UndoArgs) -> anyhow::Result<Outcome> {
+    let cwd = work_dir(args.common.cd.as_deref())?;
+    let dir = store::sessions_dir()?;
+    let stored = store::latest_in(&dir, &cwd)?.with_context(|| {
+        format!(
+            "no stored session works in {}; nothing to undo",
+            cwd.display()
+        )
+    })?;
+    if args.dry_run {
+        return undo_plan(&stored.path, &cwd, args.common.json).await;
+    }
+    let signals = Signals::install()?;
+    let session = turnkit::builder()
+        .cwd(&stored.cwd)
+        .resume(&stored.path)
+        .build()
+        .context("cannot resume the session to undo its last turn")?;
+    let mut driver = Driver::new(
+        session,
+        Output::new(args.common.json),
+        Approvals::for_terminal(args.common.json),
+        ApprovalPolicy::default(),
+        signals,
+    );
+    driver.run(Op::Undo).await
+}
+
+/// Prints what an undo would do, reading the rollout and the repository only.
+async fn undo_plan(rollout: &Path, cwd: &Path, json: bool) -> anyhow::Result<Outcome> {
+    let history = store::history(rollout)?;
+    let Some(turn) = turnkit::tasks_undo::find_undoable_turn(&history)
+        .context("cannot read the session's snapshots")?
+    else {
+        if json {
+            println!(
+                "{}",
+                serde_json::json!({ "restored": [], "deleted": [], "conflicts": [], "already_undone": [] })
+            );
+        } else {
+            println!("nothing to undo: the session's turns changed no files (or were undone)");
+        }
+        return Ok(Outcome::Completed);
+    };
+    let repo = Repository::open(cwd)
+        .await
+        .context("cannot open the git repository")?;
+    let plan = plan_undo(&repo, &turn.before, &turn.after, &CancellationToken::new())
+        .await
+        .context("cannot work out the undo")?;
+    let (mut restored, mut deleted) = (Vec::new(), Vec::new());
+    for step in &plan.steps {
+        match step.action {
+            UndoAction::Restore { .. } => restored.push(step.path.display().to_string()),
+            UndoAction::Delete => deleted.push(step.path.display().to_string()),
+        }
+    }
+    let conflicts: Vec<String> = plan
+        .conflicts
+        .iter()
+        .map(|conflict| format!("{} ({:?})", conflict.path.display(), conflict.reason))
+        .collect();
+    if json {
+        let already: Vec<String> = plan
+            .already_undone
+            .iter()
+            .map(|path| path.display().to_string())
+            .collect();
+        println!(
+            "{}",
+            serde_json::json!({ "turn_id": turn.turn_id, "restored": restored, "deleted": deleted, "conflicts": conflicts, "already_undone": already })
+        );
+    } else {
+        let mut out = anstream::stdout();
+        use std::io::Write;
+        let _ = writeln!(
+            out,
+            "{BOLD}undo plan{BOLD:#} for turn {} (dry run: nothing changed)",
+            turn.turn_id
+        );
+        for path in &restored {
+            let _ = writeln!(out, "  {GREEN}restore{GREEN:#}  {path}");
+        }
+        for path in &deleted {
+            let _ = writeln!(out, "  {GREEN}delete{GREEN:#}   {path}");
+        }
+        for conflict in &conflicts {
+            let _ = writeln!(out, "  {YELLOW}conflict{YELLOW:#} {conflict}, left alone");
+        }
+        for path in &plan.already_undone {
+            let _ = writeln!(out, "  {DIM}already undone {}{DIM:#}", path.display());
+        }
+    }
+    Ok(Outcome::Completed)
+}
+
+/// `turnkit sessions`.
+pub(crate) fn sessions(args: &SessionsArgs) -> anyhow::Result<()> {
+    use std::io::Write;
+    let dir = store::sessions_dir()?;
+    let sessions = store::list(&dir)?;
+    let mut out = anstream::stdout();
+    if args.json {
+        for session in &sessions {
+            let line = serde_json::json!({
+                "id": session.id,
+                "cwd": session.cwd,
+                "started": store::format_time(session.started),
+                "last_message": session.last_message,
+                "rollout": session.path,
+            });
+            let _ = writeln!(out, "{line}");
+        }
+        return Ok(());
+    }
+    if sessions.is_empty() {
+        let _ = writeln!(
+            out,
+            "no sessions yet in {}; start one with `turnkit exec PROMPT`",
+            dir.display()
+        );
+        return Ok(());
+    }
+    let _ = writeln!(
+        out,
+        "{BOLD}{:<18} {:<17} {:<30} last message{BOLD:#}",
+        "id", "started (UTC)", "directory"
+    );
+    for session in &sessions {
+        let message = session
+            .last_message
+            .as_deref()
+            .unwrap_or("")
+            .lines()
+            .next()
+            .unwrap_or("");
+        let message: String = message.chars().take(60).collect();
+        let _ = writeln!(
+            out,
+            "{:<18} {:<17} {:<30} {message}",
+            session.id,
+            store::format_time(session.started),
+            session.cwd.display(),
+        );
+    }
+    Ok(())
+}
