@@ -61,6 +61,17 @@ impl Output {
         }
     }
 
+    /// A line for the person without the warning colour: on stdout in the human view, on
+    /// stderr with `--json`.
+    pub(crate) fn note_plain(&mut self, text: &str) {
+        match self {
+            Output::Json => {
+                let _ = writeln!(anstream::stderr(), "{text}");
+            }
+            Output::Human(human) => human.line(text),
+        }
+    }
+
     /// Stops the spinner, if any.
     pub(crate) fn finish(&mut self) {
         if let Output::Human(human) = self {
