@@ -1,6 +1,6 @@
 //! The session commands: exec, resume, shell, snapshot, undo and sessions.
 
-use std::io::{IsTerminal, Read};
+use std::io::{IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -280,7 +280,6 @@ async fn undo_plan(rollout: &Path, cwd: &Path, json: bool) -> anyhow::Result<Out
         );
     } else {
         let mut out = anstream::stdout();
-        use std::io::Write;
         let _ = writeln!(
             out,
             "{BOLD}undo plan{BOLD:#} for turn {} (dry run: nothing changed)",
@@ -304,7 +303,6 @@ async fn undo_plan(rollout: &Path, cwd: &Path, json: bool) -> anyhow::Result<Out
 
 /// `turnkit sessions`.
 pub(crate) fn sessions(args: &SessionsArgs) -> anyhow::Result<()> {
-    use std::io::Write;
     let dir = store::sessions_dir()?;
     let sessions = store::list(&dir)?;
     let mut out = anstream::stdout();

@@ -50,7 +50,7 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => ExitCode::from(code),
         Err(error) => {
-            let usage = error.chain().any(|cause| cause.is::<Usage>());
+            let usage = error.chain().any(<dyn std::error::Error>::is::<Usage>);
             let mut chain = error.chain().filter(|cause| !cause.is::<Usage>());
             if let Some(first) = chain.next() {
                 eprintln!("error: {first}");

@@ -3,6 +3,7 @@
 //! The human view renders the typed events it knows and reads any other event from its JSON
 //! form by its `type`, so an event kind added to the protocol later still prints sensibly.
 
+use std::fmt::Write as _;
 use std::io::Write;
 use std::time::Duration;
 
@@ -178,13 +179,13 @@ impl Human {
                 ));
             }
             EventMsg::Error { message } => {
-                self.line(&format!("{prefix}{RED}error:{RED:#} {message}"))
+                self.line(&format!("{prefix}{RED}error:{RED:#} {message}"));
             }
             EventMsg::Warning { message } => {
                 self.line(&format!("{prefix}{YELLOW}warning:{YELLOW:#} {message}"));
             }
             EventMsg::BackgroundEvent { message } => {
-                self.line(&format!("{prefix}{DIM}{message}{DIM:#}"))
+                self.line(&format!("{prefix}{DIM}{message}{DIM:#}"));
             }
             EventMsg::StreamError { message } => {
                 self.line(&format!("{prefix}{YELLOW}{message}{YELLOW:#}"));
@@ -413,18 +414,20 @@ impl Human {
 pub(crate) fn approval_text(request: &ApprovalRequest, origin: Option<&ApprovalOrigin>) -> String {
     let mut text = format!("{YELLOW}approval needed{YELLOW:#}");
     if let Some(origin) = origin {
-        text.push_str(&format!(
+        let _ = write!(
+            text,
             " {DIM}(asked by the {} sub-session {}, depth {}){DIM:#}",
             origin.task_kind, origin.sub_session_id, origin.depth
-        ));
+        );
     }
     match &request.subject {
         ApprovalSubject::Command { command, cwd } => {
-            text.push_str(&format!(
+            let _ = write!(
+                text,
                 "\n  {CYAN}$ {}{CYAN:#} {DIM}in {}{DIM:#}",
                 shell_words(command),
                 cwd.display()
-            ));
+            );
         }
         ApprovalSubject::Patch { diff, .. } => {
             text.push('\n');
@@ -435,17 +438,17 @@ pub(crate) fn approval_text(request: &ApprovalRequest, origin: Option<&ApprovalO
             tool,
             arguments,
         } => {
-            text.push_str(&format!("\n  tool {server}/{tool} {arguments}"));
+            let _ = write!(text, "\n  tool {server}/{tool} {arguments}");
         }
         ApprovalSubject::Question { title, details } => {
-            text.push_str(&format!("\n  {title}"));
+            let _ = write!(text, "\n  {title}");
             if !details.is_null() {
-                text.push_str(&format!(" {DIM}{details}{DIM:#}"));
+                let _ = write!(text, " {DIM}{details}{DIM:#}");
             }
         }
     }
     if let Some(reason) = &request.reason {
-        text.push_str(&format!("\n  {DIM}reason: {reason}{DIM:#}"));
+        let _ = write!(text, "\n  {DIM}reason: {reason}{DIM:#}");
     }
     text
 }

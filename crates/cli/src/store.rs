@@ -168,7 +168,7 @@ pub(crate) fn history(path: &Path) -> anyhow::Result<Vec<ResponseItem>> {
 pub(crate) fn format_time(secs: u64) -> String {
     let days = secs / 86_400;
     let rem = secs % 86_400;
-    let (year, month, day) = civil_from_days(days as i64);
+    let (year, month, day) = civil_from_days(i64::try_from(days).unwrap_or(i64::MAX / 2));
     format!(
         "{year:04}-{month:02}-{day:02} {:02}:{:02}",
         rem / 3600,

@@ -186,8 +186,8 @@ fn sigint_during_a_user_shell_command_kills_its_tree_and_exits_130() {
         assert!(Instant::now() < deadline, "the command never started");
         std::thread::sleep(Duration::from_millis(20));
     };
-    let pgid = process_group(pid);
-    assert!(!turnkit::testkit::process::live_group_members(pgid).is_empty());
+    let group = process_group(pid);
+    assert!(!turnkit::testkit::process::live_group_members(group).is_empty());
     let kill = std::process::Command::new("kill")
         .args(["-INT", &child.id().to_string()])
         .status()
@@ -202,7 +202,7 @@ fn sigint_during_a_user_shell_command_kills_its_tree_and_exits_130() {
         "{rest:?}"
     );
     assert!(
-        turnkit::testkit::process::live_group_members(pgid).is_empty(),
+        turnkit::testkit::process::live_group_members(group).is_empty(),
         "the command's process group is gone"
     );
     let rollout = std::fs::read_to_string(&project.rollouts()[0]).expect("the rollout");
