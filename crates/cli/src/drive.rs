@@ -160,6 +160,7 @@ impl Driver {
             .submit(op)
             .context("the session refused the operation")?;
         let mut failed = false;
+        let mut started = false;
         loop {
             let event = tokio::select! {
                 event = self.session.next_event() => event,
@@ -199,6 +200,12 @@ impl Driver {
                         }
                         None => return self.shutdown(Outcome::Interrupted).await,
                     }
+                }
+                EventMsg::TaskStarted { .. } if event.id == turn_id => started = true,
+                // An error before the task started is the session refusing the operation (no
+                // task kind for it): no terminal event will follow.
+                EventMsg::Error { .. } if event.id == turn_id && !started => {
+                    return self.shutdown(Outcome::Failed).await;
                 }
                 EventMsg::Error { .. } if event.id == turn_id => failed = true,
                 EventMsg::TaskComplete { .. } if event.id == turn_id => {
