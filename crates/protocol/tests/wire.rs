@@ -95,7 +95,7 @@ fn exec_command_end() -> ExecCommandEnd {
 }
 
 fn event_msgs() -> Vec<EventMsg> {
-    vec![
+    let mut msgs = vec![
         EventMsg::TaskStarted {
             kind: TaskKind::REGULAR,
         },
@@ -143,33 +143,6 @@ fn event_msgs() -> Vec<EventMsg> {
             chunk: b"running 3 tests\n".to_vec(),
         },
         EventMsg::ExecCommandEnd(exec_command_end()),
-        EventMsg::PatchApplyBegin {
-            call_id: "call-8".into(),
-            changes: file_changes(),
-        },
-        EventMsg::PatchApplyEnd {
-            call_id: "call-8".into(),
-            success: true,
-            stdout: "Success. Updated the following files:\nM src/lib.rs\n".into(),
-            stderr: String::new(),
-        },
-        EventMsg::PlanUpdate {
-            explanation: Some("the test needs a fixture first".into()),
-            plan: vec![
-                PlanStep {
-                    step: "write the fixture".into(),
-                    status: StepStatus::Completed,
-                },
-                PlanStep {
-                    step: "fix the parser".into(),
-                    status: StepStatus::InProgress,
-                },
-                PlanStep {
-                    step: "run the tests".into(),
-                    status: StepStatus::Pending,
-                },
-            ],
-        },
         EventMsg::UndoStarted {
             message: Some("undoing the last turn".into()),
         },
@@ -204,6 +177,41 @@ fn event_msgs() -> Vec<EventMsg> {
         },
         EventMsg::ShutdownComplete,
         EventMsg::Unknown,
+    ];
+    msgs.extend(tool_event_msgs());
+    msgs
+}
+
+/// The events of the agent turn's built-in tools.
+fn tool_event_msgs() -> Vec<EventMsg> {
+    vec![
+        EventMsg::PatchApplyBegin {
+            call_id: "call-8".into(),
+            changes: file_changes(),
+        },
+        EventMsg::PatchApplyEnd {
+            call_id: "call-8".into(),
+            success: true,
+            stdout: "Success. Updated the following files:\nM src/lib.rs\n".into(),
+            stderr: String::new(),
+        },
+        EventMsg::PlanUpdate {
+            explanation: Some("the test needs a fixture first".into()),
+            plan: vec![
+                PlanStep {
+                    step: "write the fixture".into(),
+                    status: StepStatus::Completed,
+                },
+                PlanStep {
+                    step: "fix the parser".into(),
+                    status: StepStatus::InProgress,
+                },
+                PlanStep {
+                    step: "run the tests".into(),
+                    status: StepStatus::Pending,
+                },
+            ],
+        },
     ]
 }
 

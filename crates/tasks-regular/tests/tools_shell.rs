@@ -154,7 +154,8 @@ async fn read_only_command_is_not_asked_under_untrusted_and_a_writing_one_is() {
 async fn approved_for_session_is_not_asked_again_for_the_same_command() {
     let mut session = session(ApprovalPolicy::Always);
     let call = ("shell", json!({ "command": ["echo", "again"] }));
-    let id = session.submit(script(&[&[call.clone()], &[call]]));
+    let once = std::slice::from_ref(&call);
+    let id = session.submit(script(&[once, once]));
     let asked = session.events_until(is_approval).await;
     session.submit(decide(
         approval_id(asked.last().expect("asked")),

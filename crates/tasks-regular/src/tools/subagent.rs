@@ -9,7 +9,8 @@ use serde::Deserialize;
 use tokio::sync::Semaphore;
 use turnkit_protocol::{ToolSpec, TurnAbortReason, UserInput};
 use turnkit_session_core::{
-    CancellationToken, ChildOutcome, TaskContext, Tool, ToolOutput, parse_arguments,
+    CancellationToken, ChildOutcome, Error as SessionError, TaskContext, Tool, ToolOutput,
+    parse_arguments,
 };
 
 use super::approval;
@@ -191,9 +192,16 @@ async fn run_child(
     task: String,
 ) -> Result<ChildOutcome, ToolOutput> {
     let mut child =
-        ctx.sub_session().tools(tools).start().map_err(|error| {
-            ToolOutput::failure(format!("the subagent was not started: {error}"))
-        })?;
+        ctx.sub_session()
+            .tools(tools)
+            .start()
+            .map_err(|error| match error {
+                // The session's message advises the developer; the model needs its own.
+                SessionError::DepthLimit { limit, .. } => ToolOutput::failure(format!(
+                    "the subagent was not started: subagents nest at most {limit} deep and this agent is already at that depth; do this work yourself instead of delegating it"
+                )),
+                other => ToolOutput::failure(format!("the subagent was not started: {other}")),
+            })?;
     let outcome = child
         .run_once_forwarded(turnkit_protocol::Op::UserInput {
             items: vec![UserInput::text(task)],

@@ -206,7 +206,7 @@ pub(crate) fn normalize(session: &TestSession, events: &[Event]) -> Value {
     value
 }
 
-fn stabilise_wall_time(value: &mut Value) {
+pub(crate) fn stabilise_wall_time(value: &mut Value) {
     match value {
         Value::String(text) => {
             if let Some(start) = text.find("Wall time: ") {
