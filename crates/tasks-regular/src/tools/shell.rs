@@ -7,8 +7,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use serde::Deserialize;
-use tokio::sync::mpsc;
-use turnkit_exec::{CommandSpec, ExecOutput, OutputChunk, OutputStream};
+use turnkit_exec::{CommandSpec, DeltaBudget, ExecOutput, OutputChunk, OutputStream};
 use turnkit_protocol::{
     ApprovalRequest, EventMsg, ExecCommandEnd, ExecSource, ExecStream, ToolSpec,
 };
@@ -20,9 +19,6 @@ use crate::{CommandSafety, ModelOutputLimits, classify_command, format_exec_outp
 
 /// How long a command may run when the call names no timeout.
 pub const DEFAULT_SHELL_TIMEOUT: Duration = Duration::from_secs(10 * 60);
-
-/// How many output chunks may wait between the process and the event stream.
-const OUTPUT_CHANNEL_CAPACITY: usize = 16;
 
 /// How many live output deltas one call sends at most, and how many bytes; the rest of the
 /// output is still read and shown in the end event and to the model.
@@ -193,11 +189,7 @@ impl ShellTool {
         timeout: Duration,
         cancellation_token: CancellationToken,
     ) -> ToolOutput {
-        let (tx, mut rx) = mpsc::channel(OUTPUT_CHANNEL_CAPACITY);
-        let spec = CommandSpec::argv(&command)
-            .cwd(&cwd)
-            .timeout(timeout)
-            .output_sender(tx);
+        let spec = CommandSpec::argv(&command).cwd(&cwd).timeout(timeout);
         let started = tokio::time::Instant::now();
         ctx.send_event(EventMsg::ExecCommandBegin {
             call_id: call_id.to_owned(),
@@ -218,20 +210,11 @@ impl ShellTool {
                 )));
             }
         });
-        let mut deltas = DeltaBudget::default();
-        let run = turnkit_exec::run(spec, cancellation_token);
-        tokio::pin!(run);
-        let result = loop {
-            tokio::select! {
-                biased;
-                Some(chunk) = rx.recv() => deltas.forward(ctx, call_id, &chunk),
-                result = &mut run => break result,
-            }
-        };
-        rx.close();
-        while let Some(chunk) = rx.recv().await {
-            deltas.forward(ctx, call_id, &chunk);
-        }
+        let mut deltas = DeltaBudget::new(MAX_DELTAS, MAX_DELTA_BYTES);
+        let result = turnkit_exec::run_streaming(spec, cancellation_token, |chunk| {
+            forward(ctx, call_id, chunk, &mut deltas);
+        })
+        .await;
         guard.disarm();
         match result {
             Ok(output) => {
@@ -241,7 +224,7 @@ impl ShellTool {
                     cwd,
                     &output,
                     &text,
-                    deltas.capped,
+                    deltas.is_capped(),
                 )));
                 if output.success() {
                     ToolOutput::success(text)
@@ -285,47 +268,21 @@ fn working_directory(root: &Path, workdir: Option<&Path>) -> Result<PathBuf, Too
     Ok(joined)
 }
 
-/// How many live deltas a call may still send.
-#[derive(Debug)]
-struct DeltaBudget {
-    count_left: usize,
-    bytes_left: usize,
-    capped: bool,
-}
-
-impl Default for DeltaBudget {
-    fn default() -> Self {
-        Self {
-            count_left: MAX_DELTAS,
-            bytes_left: MAX_DELTA_BYTES,
-            capped: false,
-        }
+/// Sends what the delta budget allows of a chunk as a live delta.
+fn forward(ctx: &TaskContext, call_id: &str, chunk: &OutputChunk, deltas: &mut DeltaBudget) {
+    let sent = deltas.take(chunk.bytes.len());
+    if sent == 0 {
+        return;
     }
-}
-
-impl DeltaBudget {
-    fn forward(&mut self, ctx: &TaskContext, call_id: &str, chunk: &OutputChunk) {
-        if self.capped || chunk.bytes.is_empty() {
-            return;
-        }
-        if self.count_left == 0 || self.bytes_left == 0 {
-            self.capped = true;
-            return;
-        }
-        let sent = chunk.bytes.len().min(self.bytes_left);
-        self.count_left -= 1;
-        self.bytes_left -= sent;
-        self.capped = sent < chunk.bytes.len();
-        let stream = match chunk.stream {
-            OutputStream::Stdout => ExecStream::Stdout,
-            OutputStream::Stderr => ExecStream::Stderr,
-        };
-        ctx.send_event(EventMsg::ExecCommandOutputDelta {
-            call_id: call_id.to_owned(),
-            stream,
-            chunk: chunk.bytes[..sent].to_vec(),
-        });
-    }
+    let stream = match chunk.stream {
+        OutputStream::Stdout => ExecStream::Stdout,
+        OutputStream::Stderr => ExecStream::Stderr,
+    };
+    ctx.send_event(EventMsg::ExecCommandOutputDelta {
+        call_id: call_id.to_owned(),
+        stream,
+        chunk: chunk.bytes[..sent].to_vec(),
+    });
 }
 
 fn millis(duration: Duration) -> u64 {
