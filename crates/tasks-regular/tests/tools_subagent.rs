@@ -200,3 +200,28 @@ async fn subagents_beyond_the_cap_wait_for_a_free_slot() {
     assert!(session.cwd().join("a.txt").exists());
     assert!(session.cwd().join("b.txt").exists());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn abort_given_to_a_child_stops_the_parents_turn_too() {
+    let mut session = session(ApprovalPolicy::Always);
+    let id = session.submit(script(&[
+        &[child_running(&["touch", "a.txt"])],
+        &[("shell", json!({ "command": ["touch", "after.txt"] }))],
+    ]));
+    let asked = session.events_until(is_approval).await;
+    let (_, approval_id) = asked_command(asked.last().expect("asked"));
+    session.submit(Op::DecideApproval {
+        id: approval_id,
+        decision: ReviewDecision::Abort,
+    });
+    let events = session.events_until_terminal(&id).await;
+    assert_eq!(
+        events.last().map(|event| &event.msg),
+        Some(&EventMsg::TurnAborted {
+            reason: TurnAbortReason::Interrupted
+        })
+    );
+    assert!(!session.cwd().join("a.txt").exists());
+    assert!(!session.cwd().join("after.txt").exists());
+    assert_json_snapshot!(normalize(&session, session.seen()));
+}

@@ -11,7 +11,7 @@ use turnkit_protocol::{ApprovalRequest, ApprovalSubject, EventMsg, FileChange, T
 use turnkit_session_core::{CancellationToken, TaskContext, Tool, ToolOutput, parse_arguments};
 
 use super::OnDrop;
-use super::approval::{self, Escalation, escalation_properties};
+use super::approval::{self, Escalation, parameters_with_escalation};
 use crate::{Error, PatchPlan};
 
 /// The `apply_patch` tool: adds, deletes, moves and updates files below the session's
@@ -43,24 +43,16 @@ impl ApplyPatchTool {
 #[async_trait]
 impl Tool for ApplyPatchTool {
     fn spec(&self) -> ToolSpec {
-        let mut properties = serde_json::json!({
+        let properties = serde_json::json!({
             "input": {
                 "type": "string",
                 "description": "The whole patch, from `*** Begin Patch` to `*** End Patch`, with `*** Add File:`, `*** Delete File:` and `*** Update File:` (optionally `*** Move to:`) sections and `@@` hunks of context, `-` and `+` lines."
             }
         });
-        for (name, schema) in escalation_properties() {
-            properties[name] = schema;
-        }
         ToolSpec::function(
             "apply_patch",
             "Edits files with a patch: adds, deletes, moves and updates files below the session's directory. Nothing is written unless every hunk applies.",
-            serde_json::json!({
-                "type": "object",
-                "properties": properties,
-                "required": ["input"],
-                "additionalProperties": false
-            }),
+            parameters_with_escalation(properties, &["input"]),
         )
     }
 

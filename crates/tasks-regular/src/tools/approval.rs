@@ -18,24 +18,26 @@ pub(crate) struct Escalation {
     pub(crate) justification: Option<String>,
 }
 
-/// The JSON schema properties of [`Escalation`], for a tool's parameters.
-pub(crate) fn escalation_properties() -> [(&'static str, serde_json::Value); 2] {
-    [
-        (
-            "with_escalated_permissions",
-            serde_json::json!({
-                "type": "boolean",
-                "description": "Set to true to ask the user to approve this call before it runs (for anything risky, destructive or outside the task); give a justification."
-            }),
-        ),
-        (
-            "justification",
-            serde_json::json!({
-                "type": "string",
-                "description": "Why the call needs the user's approval, in one sentence the user reads; only with with_escalated_permissions."
-            }),
-        ),
-    ]
+/// The JSON schema of a tool's parameters: `properties` (an object), of which `required` must
+/// be given, plus the [`Escalation`] arguments.
+pub(crate) fn parameters_with_escalation(
+    mut properties: serde_json::Value,
+    required: &[&str],
+) -> serde_json::Value {
+    properties["with_escalated_permissions"] = serde_json::json!({
+        "type": "boolean",
+        "description": "Set to true to ask the user to approve this call before it runs (for anything risky, destructive or outside the task); give a justification."
+    });
+    properties["justification"] = serde_json::json!({
+        "type": "string",
+        "description": "Why the call needs the user's approval, in one sentence the user reads; only with with_escalated_permissions."
+    });
+    serde_json::json!({
+        "type": "object",
+        "properties": properties,
+        "required": required,
+        "additionalProperties": false
+    })
 }
 
 /// Whether a command needs the user's approval under `policy`.

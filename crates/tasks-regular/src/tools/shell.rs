@@ -14,7 +14,7 @@ use turnkit_protocol::{
 use turnkit_session_core::{CancellationToken, TaskContext, Tool, ToolOutput, parse_arguments};
 
 use super::OnDrop;
-use super::approval::{self, Escalation, escalation_properties};
+use super::approval::{self, Escalation, parameters_with_escalation};
 use crate::{CommandSafety, ModelOutputLimits, classify_command, format_exec_output};
 
 /// How long a command may run when the call names no timeout.
@@ -81,7 +81,7 @@ impl ShellTool {
 #[async_trait]
 impl Tool for ShellTool {
     fn spec(&self) -> ToolSpec {
-        let mut properties = serde_json::json!({
+        let properties = serde_json::json!({
             "command": {
                 "type": "array",
                 "items": { "type": "string" },
@@ -96,18 +96,10 @@ impl Tool for ShellTool {
                 "description": "Kill the command after this many milliseconds."
             }
         });
-        for (name, schema) in escalation_properties() {
-            properties[name] = schema;
-        }
         ToolSpec::function(
             "shell",
             "Runs a command in the session's directory and returns its exit status and output.",
-            serde_json::json!({
-                "type": "object",
-                "properties": properties,
-                "required": ["command"],
-                "additionalProperties": false
-            }),
+            parameters_with_escalation(properties, &["command"]),
         )
     }
 
