@@ -51,24 +51,54 @@ impl SubagentTool {
         }
     }
 
-    fn semaphore(&self, session_id: &str) -> Arc<Semaphore> {
+    /// The calling session's share of the cap.
+    fn slots(&self, session_id: &str) -> Slots<'_> {
         let mut permits = self.permits.lock().unwrap_or_else(PoisonError::into_inner);
-        Arc::clone(
+        let semaphore = Arc::clone(
             permits
                 .entry(session_id.to_owned())
                 .or_insert_with(|| Arc::new(Semaphore::new(self.max_parallel))),
+        );
+        Slots {
+            tool: self,
+            session_id: session_id.to_owned(),
+            semaphore: Some(semaphore),
+        }
+    }
+}
+
+/// One call's hold on its session's semaphore; the semaphore leaves the tool's map with the
+/// last call of that session, also when a call is dropped midway.
+struct Slots<'a> {
+    tool: &'a SubagentTool,
+    session_id: String,
+    semaphore: Option<Arc<Semaphore>>,
+}
+
+impl Slots<'_> {
+    fn semaphore(&self) -> Arc<Semaphore> {
+        Arc::clone(
+            self.semaphore
+                .as_ref()
+                .expect("the semaphore is only taken by drop"),
         )
     }
+}
 
-    fn release(&self, session_id: &str, semaphore: Arc<Semaphore>) {
-        let mut permits = self.permits.lock().unwrap_or_else(PoisonError::into_inner);
-        drop(semaphore);
+impl Drop for Slots<'_> {
+    fn drop(&mut self) {
+        let mut permits = self
+            .tool
+            .permits
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        drop(self.semaphore.take());
         // Only the map holds it now: no call of that session is running or waiting.
         if permits
-            .get(session_id)
+            .get(&self.session_id)
             .is_some_and(|kept| Arc::strong_count(kept) == 1)
         {
-            permits.remove(session_id);
+            permits.remove(&self.session_id);
         }
     }
 }
@@ -135,9 +165,9 @@ impl Tool for SubagentTool {
                 }
             },
         };
-        let semaphore = self.semaphore(ctx.session_id());
+        let slots = self.slots(ctx.session_id());
         let outcome = tokio::select! {
-            permit = Arc::clone(&semaphore).acquire_owned() => match permit {
+            permit = slots.semaphore().acquire_owned() => match permit {
                 Ok(permit) => {
                     let outcome = run_child(&ctx, tools, arguments.task).await;
                     drop(permit);
@@ -147,7 +177,7 @@ impl Tool for SubagentTool {
             },
             () = cancellation_token.cancelled() => Err(ToolOutput::failure("the turn was interrupted before the subagent started")),
         };
-        self.release(ctx.session_id(), semaphore);
+        drop(slots);
         let outcome = match outcome {
             Ok(outcome) => outcome,
             Err(output) => return output,
@@ -218,5 +248,31 @@ fn reason_name(reason: TurnAbortReason) -> &'static str {
         TurnAbortReason::Interrupted => "interrupted",
         TurnAbortReason::Replaced => "replaced",
         TurnAbortReason::ReviewEnded => "review ended",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::SubagentTool;
+
+    #[test]
+    fn a_sessions_semaphore_is_shared_by_its_calls_and_leaves_with_the_last() {
+        let tool = SubagentTool::new(2);
+        let first = tool.slots("root");
+        let second = tool.slots("root");
+        let other = tool.slots("root.1");
+        assert!(std::sync::Arc::ptr_eq(
+            &first.semaphore(),
+            &second.semaphore()
+        ));
+        assert!(!std::sync::Arc::ptr_eq(
+            &first.semaphore(),
+            &other.semaphore()
+        ));
+        drop(first);
+        assert_eq!(tool.permits.lock().expect("not poisoned").len(), 2);
+        drop(second);
+        drop(other);
+        assert!(tool.permits.lock().expect("not poisoned").is_empty());
     }
 }
