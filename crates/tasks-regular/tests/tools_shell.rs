@@ -5,8 +5,10 @@ mod support;
 
 use insta::assert_json_snapshot;
 use serde_json::json;
-use support::{approval_id, is_approval, normalize, script, session, tool_outputs, types};
-use turnkit_protocol::{ApprovalPolicy, EventMsg, Op, ReviewDecision, TurnAbortReason};
+use support::{
+    approval_id, assert_interrupted, is_approval, normalize, script, session, tool_outputs, types,
+};
+use turnkit_protocol::{ApprovalPolicy, EventMsg, Op, ReviewDecision};
 use turnkit_testkit::process::live_group_members;
 
 fn decide(id: String, decision: ReviewDecision) -> Op {
@@ -87,12 +89,7 @@ async fn shell_aborted_by_decision_interrupts_the_turn_before_anything_else_runs
         ReviewDecision::Abort,
     ));
     let events = session.events_until_terminal(&id).await;
-    assert_eq!(
-        events.last().map(|event| &event.msg),
-        Some(&EventMsg::TurnAborted {
-            reason: TurnAbortReason::Interrupted
-        })
-    );
+    assert_interrupted(&events);
     assert!(!session.cwd().join("first").exists());
     assert!(!session.cwd().join("second").exists());
     assert_eq!(session.session().pending_approvals(), 0);
@@ -218,12 +215,7 @@ async fn interrupt_mid_command_kills_the_process_tree_and_ends_the_command_once(
 
     session.submit(Op::Interrupt);
     let events = session.events_until_terminal(&id).await;
-    assert_eq!(
-        events.last().map(|event| &event.msg),
-        Some(&EventMsg::TurnAborted {
-            reason: TurnAbortReason::Interrupted
-        })
-    );
+    assert_interrupted(&events);
     let ends: Vec<_> = session
         .seen()
         .iter()

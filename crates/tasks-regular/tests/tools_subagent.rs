@@ -7,12 +7,10 @@ mod support;
 use insta::assert_json_snapshot;
 use serde_json::{Value, json};
 use support::{
-    builder, is_approval, normalize, script, script_text, session, stabilise_wall_time,
-    tool_outputs, type_of,
+    assert_interrupted, builder, is_approval, normalize, script, script_text, session,
+    stabilise_wall_time, tool_outputs, type_of,
 };
-use turnkit_protocol::{
-    ApprovalPolicy, ApprovalSubject, Event, EventMsg, Op, ReviewDecision, TurnAbortReason,
-};
+use turnkit_protocol::{ApprovalPolicy, ApprovalSubject, Event, EventMsg, Op, ReviewDecision};
 use turnkit_tasks_regular::BuiltinTools;
 
 /// A subagent call whose child runs `command` with the shell tool.
@@ -148,12 +146,7 @@ async fn interrupting_the_parent_ends_every_child_first() {
     }
     session.submit(Op::Interrupt);
     let events = session.events_until_terminal(&id).await;
-    assert_eq!(
-        events.last().map(|event| &event.msg),
-        Some(&EventMsg::TurnAborted {
-            reason: TurnAbortReason::Interrupted
-        })
-    );
+    assert_interrupted(&events);
     let ended: Vec<usize> = events
         .iter()
         .enumerate()
@@ -215,12 +208,7 @@ async fn abort_given_to_a_child_stops_the_parents_turn_too() {
         decision: ReviewDecision::Abort,
     });
     let events = session.events_until_terminal(&id).await;
-    assert_eq!(
-        events.last().map(|event| &event.msg),
-        Some(&EventMsg::TurnAborted {
-            reason: TurnAbortReason::Interrupted
-        })
-    );
+    assert_interrupted(&events);
     assert!(!session.cwd().join("a.txt").exists());
     assert!(!session.cwd().join("after.txt").exists());
     assert_json_snapshot!(normalize(&session, session.seen()));

@@ -14,7 +14,9 @@ use std::time::Duration;
 
 use serde::Deserialize;
 use serde_json::{Value, json};
-use turnkit_protocol::{ApprovalPolicy, Event, EventMsg, Op, ResponseItem, TaskKind, UserInput};
+use turnkit_protocol::{
+    ApprovalPolicy, Event, EventMsg, Op, ResponseItem, TaskKind, TurnAbortReason, UserInput,
+};
 use turnkit_session_core::{
     CancellationToken, SessionTask, TaskContext, TaskRegistration, TaskResult, ToolOutput,
     ToolRegistry,
@@ -233,4 +235,15 @@ pub(crate) fn approval_id(event: &Event) -> String {
 
 pub(crate) fn is_approval(event: &Event) -> bool {
     matches!(event.msg, EventMsg::ApprovalRequested { .. })
+}
+
+/// Asserts the turn's last event is `turn_aborted { interrupted }`.
+pub(crate) fn assert_interrupted(events: &[Event]) {
+    assert_eq!(
+        events.last().map(|event| &event.msg),
+        Some(&EventMsg::TurnAborted {
+            reason: TurnAbortReason::Interrupted
+        }),
+        "{events:#?}"
+    );
 }
