@@ -201,12 +201,6 @@ async fn restore(
             return Ok(Outcome::Conflict(ConflictReason::Blocked));
         }
     }
-    let file_name = step
-        .path
-        .file_name()
-        .unwrap_or_default()
-        .to_string_lossy()
-        .into_owned();
     let temporary = match entry.mode {
         FileMode::Symlink => {
             let Some(target) = plan.symlink_targets.get(&entry.oid) else {
@@ -214,7 +208,7 @@ async fn restore(
                     commit: plan.before.clone(),
                 });
             };
-            match create_temporary(&parent, &file_name, |path| create_symlink(target, path)) {
+            match create_temporary(&parent, |path| create_symlink(target, path)) {
                 Ok(path) => path,
                 Err(error) if error.kind() == std::io::ErrorKind::Unsupported => {
                     return Ok(Outcome::Conflict(ConflictReason::Unsupported));
@@ -225,8 +219,13 @@ async fn restore(
         FileMode::Regular | FileMode::Executable => {
             let executable = entry.mode == FileMode::Executable;
             let mut file = None;
-            let path = create_temporary(&parent, &file_name, |path| {
-                file = Some(create_restored_file(path, executable, replaced.as_ref())?);
+            let path = create_temporary(&parent, |path| {
+                file = Some(create_restored_file(
+                    path,
+                    executable,
+                    replaced.as_ref(),
+                    step.permissions,
+                )?);
                 Ok(())
             })
             .map_err(|error| Error::io(&parent, error))?;
@@ -323,23 +322,21 @@ fn prepare_parent(work_tree: &Path, path: &Path) -> Result<Option<PathBuf>, Erro
 
 static TEMPORARY_COUNTER: AtomicU64 = AtomicU64::new(0);
 
-/// Creates something at a fresh hidden name beside the target, retrying on a name clash.
+/// Creates something at a fresh hidden name in `dir`, retrying on a name clash.
+///
+/// The name is short and owes nothing to the target's, which may already be as long as a
+/// name can be.
 fn create_temporary(
     dir: &Path,
-    file_name: &str,
     mut create: impl FnMut(&Path) -> std::io::Result<()>,
 ) -> std::io::Result<PathBuf> {
-    let short: String = file_name.chars().take(64).collect();
     let mut last_error = None;
     for _ in 0..16 {
         let unique = TEMPORARY_COUNTER.fetch_add(1, Ordering::Relaxed);
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |since| since.subsec_nanos());
-        let name = format!(
-            ".{short}.turnkit-undo-{}-{unique}-{nanos}",
-            std::process::id()
-        );
+        let name = format!(".turnkit-{:x}-{unique:x}-{nanos:x}", std::process::id());
         let path = dir.join(name);
         match create(&path) {
             Ok(()) => return Ok(path),

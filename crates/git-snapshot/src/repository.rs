@@ -190,6 +190,11 @@ impl Repository {
         Store::new(self.common_dir.join("turnkit"))
     }
 
+    /// An index file that never exists, for git commands that load an index they do not need.
+    pub(crate) fn no_index(&self) -> PathBuf {
+        self.common_dir.join("turnkit").join("no-index")
+    }
+
     /// A git command run at the top of the working tree.
     pub(crate) fn git(&self) -> GitCommand {
         self.git.command(&self.work_tree)

@@ -1,16 +1,17 @@
 //! Taking a ghost snapshot: a commit of the working tree that no ref, index or stash sees.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 
 use crate::git::{GitCommand, Started, split_lines, split_nul};
+use crate::index;
 use crate::object::FileMode;
-use crate::platform::{Fingerprint, path_from_git};
+use crate::platform::path_from_git;
 use crate::scan::{Scan, scan};
 use crate::store::{Store, alternates, generation_name};
 use crate::{Error, ObjectId, Repository};
@@ -94,6 +95,11 @@ pub struct Snapshot {
     /// What was left out and why. Undo leaves these paths alone, so keep this list with the
     /// commit when a snapshot is stored.
     pub skipped: Vec<Skipped>,
+    /// The permission bits git does not record (anything but `0644` and `0755`) of the
+    /// untracked and changed files the snapshot read, so undo restores a private file as
+    /// private.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub modes: BTreeMap<PathBuf, u32>,
     /// How many paths had to be read from the working tree (changed or untracked).
     pub paths_read: usize,
     /// How long taking the snapshot took.
@@ -201,6 +207,7 @@ pub async fn snapshot(
         head: built.head,
         scope: repo.scope.clone(),
         skipped: built.skipped,
+        modes: built.modes,
         paths_read: built.paths_read,
         elapsed: started.elapsed(),
     })
@@ -211,19 +218,13 @@ struct Built {
     tree: ObjectId,
     head: Option<ObjectId>,
     skipped: Vec<Skipped>,
+    modes: BTreeMap<PathBuf, u32>,
     paths_read: usize,
 }
 
 /// The identity and date of every snapshot commit: fixed, so the same tree on the same HEAD
 /// always gives the same commit, whatever the user's configuration says.
-const IDENTITY: &[(&str, &str)] = &[
-    ("GIT_AUTHOR_NAME", "turnkit"),
-    ("GIT_AUTHOR_EMAIL", "snapshot@turnkit.invalid"),
-    ("GIT_AUTHOR_DATE", "1700000000 +0000"),
-    ("GIT_COMMITTER_NAME", "turnkit"),
-    ("GIT_COMMITTER_EMAIL", "snapshot@turnkit.invalid"),
-    ("GIT_COMMITTER_DATE", "1700000000 +0000"),
-];
+const IDENTITY: &str = "turnkit <snapshot@turnkit.invalid> 1700000000 +0000";
 
 async fn build(
     repo: &Repository,
@@ -233,12 +234,10 @@ async fn build(
     quarantine: &Path,
     cancel: &CancellationToken,
 ) -> Result<Built, Error> {
-    let workspace = Arc::new(
-        tempfile::Builder::new()
-            .prefix("turnkit-snapshot-")
-            .tempdir()
-            .map_err(|error| Error::io(std::env::temp_dir(), error))?,
-    );
+    let workspace = tempfile::Builder::new()
+        .prefix("turnkit-snapshot-")
+        .tempdir()
+        .map_err(|error| Error::io(std::env::temp_dir(), error))?;
     let temp_index = workspace.path().join("index");
 
     let generation_dir = store.generation_dir(generation);
@@ -247,33 +246,33 @@ async fn build(
     } else {
         Vec::new()
     };
-    let Envs {
-        index: index_env,
-        write: write_env,
-        full: full_env,
-    } = envs(repo, &temp_index, quarantine, &generation_alternate);
+    let envs = envs(repo, &temp_index, quarantine, &generation_alternate);
+    let (write_env, full_env) = (&envs.write, &envs.full);
 
+    // Started now, so that its start-up overlaps the scan; it writes the commit object once
+    // the tree is known.
+    let commit_writer = commit_command(repo, write_env).start()?;
     let flags = ["--add", "--remove", "--replace"];
     let Scanned {
         head,
         scan,
         unmerged,
+        staged,
         early,
-    } = scan_beside_copy(
-        repo, options, &workspace, &index_env, &write_env, &flags, cancel,
-    )
-    .await?;
+    } = scan_and_stage(repo, options, workspace.path(), &envs, &flags, cancel).await?;
     let mut update = scan.update;
     update.extend(unmerged);
     let paths_read = update.len() + scan.force_remove.len();
 
-    // Every object the new tree names and HEAD does not reach must end up in turnkit's store.
-    // Only with no HEAD and an empty index is that known without looking: then git wrote every
-    // one of them into the quarantine. Otherwise `diff-tree` against HEAD (which reads only the
-    // trees that differ) finds them and copies what the repository alone holds. A sparse index,
-    // which must read trees from the repository to expand, needs the same.
-    let check_needed = head.is_some() || index_has_entries(&temp_index);
-    let mut env = &write_env;
+    // git keeps the CRLF of a file whose index blob has CRLF, which it must be able to read:
+    // the repository's objects are hidden from the writing git, so such blobs are copied in.
+    let crlf_blobs = blobs_of_files_with_cr(&repo.work_tree, &scan.index_blobs);
+    if !crlf_blobs.is_empty() {
+        copy_missing(repo, crlf_blobs, quarantine, &generation_alternate, cancel).await?;
+    }
+
+    let mut env = write_env;
+    let mut fell_back = false;
     let first = async {
         early.finish(nul_terminated(&update), cancel).await?;
         update_index(repo, env, &scan.force_remove, &["--force-remove"], cancel).await
@@ -282,51 +281,60 @@ async fn build(
         if error.is_cancelled() {
             return Err(error);
         }
-        env = &full_env;
-        copy_index(&repo.index_file, &temp_index)?;
+        // A sparse index must read trees from the repository to expand.
+        env = full_env;
+        fell_back = true;
+        index::prepare(repo, workspace.path(), &temp_index, cancel).await?;
         update_index(repo, env, &update, &flags, cancel).await?;
         update_index(repo, env, &scan.force_remove, &["--force-remove"], cancel).await?;
     }
 
     // Every entry of the index names an object that exists (in turnkit's store or the
     // repository's); skipping the check spares a lookup per entry of every rebuilt tree.
-    let command =
-        repo.git()
-            .envs(env)
-            .args(["-c", "index.skipHash=true", "write-tree", "--missing-ok"]);
+    let command = repo
+        .git()
+        .envs(env)
+        .args(index::WHOLE_INDEX)
+        .args(["write-tree", "--missing-ok"]);
     let output = command.run(cancel).await?;
     let line = split_lines(&output.stdout).next().unwrap_or_default();
     let tree = ObjectId::from_hex_bytes(line)
         .ok_or_else(|| command_unexpected("git write-tree", "not an object id"))?;
 
-    let base = head
-        .clone()
-        .unwrap_or_else(|| repo.object_format.empty_tree());
-    let keep = async {
-        if check_needed {
-            keep_unreachable_objects(
-                repo,
-                &base,
-                &tree,
-                quarantine,
-                &generation_alternate,
-                &workspace.path().join("no-index"),
-                cancel,
-            )
-            .await
-        } else {
-            Ok(())
-        }
+    // Every object the new tree names and HEAD does not reach must end up in turnkit's store.
+    let kept = Kept {
+        head: head.as_ref(),
+        tree: &tree,
+        quarantine,
+        generation: &generation_alternate,
+        workspace: workspace.path(),
     };
-    let ((), commit) = tokio::try_join!(
-        keep,
-        commit_tree(repo, &full_env, &tree, head.as_ref(), cancel)
-    )?;
+    let replaced: BTreeSet<&[u8]> = update
+        .iter()
+        .chain(&scan.force_remove)
+        .map(Vec::as_slice)
+        .collect();
+    let wanted: Vec<ObjectId> = staged
+        .into_iter()
+        .filter(|(path, _)| !replaced.contains(path.as_slice()))
+        .map(|(_, oid)| oid)
+        .collect();
+    let keep = kept.keep(repo, (!fell_back).then_some(wanted), cancel);
+    let commit = async {
+        let output = commit_writer
+            .finish(commit_text(repo, &tree, head.as_ref()), cancel)
+            .await?;
+        let line = split_lines(&output.stdout).next().unwrap_or_default();
+        ObjectId::from_hex_bytes(line)
+            .ok_or_else(|| command_unexpected("git hash-object -t commit", "not an object id"))
+    };
+    let ((), commit) = tokio::try_join!(keep, commit)?;
     Ok(Built {
         commit,
         tree,
         head,
         skipped: scan.skipped,
+        modes: scan.modes,
         paths_read,
     })
 }
@@ -336,74 +344,147 @@ struct Scanned {
     head: Option<ObjectId>,
     scan: Scan,
     unmerged: Vec<Vec<u8>>,
+    staged: Vec<(Vec<u8>, ObjectId)>,
     early: Started,
 }
 
-/// Copies the user's index into the workspace while the scan reads the user's index itself,
-/// and starts the `update-index` that will take the scan's paths.
-///
-/// The scan and the copy saw the same index when its fingerprint is the same before the copy
-/// and after the scan: git replaces an index by renaming a new file over it, never in place.
-/// Otherwise the scan runs again on the copy.
-async fn scan_beside_copy(
+/// Prepares the temporary index, then scans the working tree against it while `diff-index`
+/// lists what the index holds beyond HEAD, and starts the `update-index` that will take the
+/// scan's paths.
+async fn scan_and_stage(
     repo: &Repository,
     options: &SnapshotOptions,
-    workspace: &Arc<tempfile::TempDir>,
-    index_env: &[(OsString, OsString)],
-    write_env: &[(OsString, OsString)],
+    workspace: &Path,
+    envs: &Envs,
     flags: &[&str],
     cancel: &CancellationToken,
 ) -> Result<Scanned, Error> {
-    let temp_index = workspace.path().join("index");
-    let before = fingerprint(&repo.index_file);
-    let copying = {
-        let (from, to) = (repo.index_file.clone(), temp_index.clone());
-        // Keeps the workspace until the copy ends, even if this future is dropped first.
-        let workspace = Arc::clone(workspace);
-        tokio::task::spawn_blocking(move || {
-            let result = copy_index(&from, &to);
-            drop(workspace);
-            result
-        })
-    };
-    // Started once the copy is made, so that it reads the temporary index while the scan runs
-    // and only hashes and writes once the paths are known. Dropped on an early return, it is
-    // killed before it writes anything.
-    let early = async {
-        copying
-            .await
-            .map_err(|error| Error::io(&temp_index, std::io::Error::other(error)))??;
-        update_index_command(repo, write_env, flags).start()
-    };
-    let user_env = [(
-        OsString::from("GIT_INDEX_FILE"),
-        repo.index_file.as_os_str().to_owned(),
-    )];
-    let (head, scanned, unmerged, early) = tokio::join!(
-        repo.head(cancel),
-        scan(repo, options, &user_env, cancel),
-        unmerged_outside_scope(repo, &user_env, cancel),
-        early,
-    );
-    let (head, mut scanned, mut unmerged, early) = (head?, scanned?, unmerged?, early?);
-    if fingerprint(&repo.index_file) != before {
-        (scanned, unmerged) = tokio::try_join!(
+    let (index_env, write_env) = (envs.index.as_slice(), envs.write.as_slice());
+    let temp_index = workspace.join("index");
+    let ready = tokio::sync::OnceCell::new();
+    let prepare = || ready.get_or_try_init(|| index::prepare(repo, workspace, &temp_index, cancel));
+    let scanning = async {
+        prepare().await?;
+        // Started once the index is there, so that it reads it while the scan runs and only
+        // hashes and writes once the paths are known. Dropped on an early return, it is killed
+        // before it writes anything.
+        let early = update_index_command(repo, write_env, flags).start()?;
+        let (scanned, unmerged) = tokio::try_join!(
             scan(repo, options, index_env, cancel),
             unmerged_outside_scope(repo, index_env, cancel),
         )?;
-    }
+        Ok::<_, Error>((early, scanned, unmerged))
+    };
+    let staging = async {
+        let head = repo.head(cancel).await?;
+        prepare().await?;
+        let base = head
+            .clone()
+            .unwrap_or_else(|| repo.object_format.empty_tree());
+        let staged = staged_objects(repo, index_env, &base, cancel).await?;
+        Ok::<_, Error>((head, staged))
+    };
+    let ((early, scan, unmerged), (head, staged)) = tokio::try_join!(scanning, staging)?;
     Ok(Scanned {
         head,
-        scan: scanned,
+        scan,
         unmerged,
+        staged,
         early,
     })
 }
 
-fn fingerprint(path: &Path) -> Option<Fingerprint> {
-    std::fs::metadata(path)
-        .ok()
-        .map(|metadata| Fingerprint::of(&metadata))
+/// What a finished tree needs kept in turnkit's store.
+struct Kept<'a> {
+    head: Option<&'a ObjectId>,
+    tree: &'a ObjectId,
+    quarantine: &'a Path,
+    generation: &'a [PathBuf],
+    workspace: &'a Path,
+}
+
+impl Kept<'_> {
+    /// Copies into the quarantine every object the tree names that HEAD does not reach and
+    /// that git did not write there: `staged` when the scan found them, otherwise whatever
+    /// `diff-tree` against HEAD finds.
+    ///
+    /// Trees and the blobs just hashed were written into the quarantine; what else the index
+    /// holds beyond HEAD (staged content, a merge in progress) is what `diff-index --cached`
+    /// listed, less what the snapshot's own paths replaced.
+    async fn keep(
+        &self,
+        repo: &Repository,
+        staged: Option<Vec<ObjectId>>,
+        cancel: &CancellationToken,
+    ) -> Result<(), Error> {
+        let wanted = if let Some(staged) = staged {
+            staged
+        } else {
+            let base = self
+                .head
+                .cloned()
+                .unwrap_or_else(|| repo.object_format.empty_tree());
+            let no_index = self.workspace.join("no-index");
+            new_objects(
+                repo,
+                &base,
+                self.tree,
+                self.quarantine,
+                self.generation,
+                &no_index,
+                cancel,
+            )
+            .await?
+        };
+        copy_missing(repo, wanted, self.quarantine, self.generation, cancel).await
+    }
+}
+
+/// The blobs named by the index entries of changed files whose content holds a CR now.
+fn blobs_of_files_with_cr(work_tree: &Path, index_blobs: &[(Vec<u8>, ObjectId)]) -> Vec<ObjectId> {
+    index_blobs
+        .iter()
+        .filter(|(path, _)| {
+            std::fs::read(work_tree.join(path_from_git(path)))
+                .is_ok_and(|content| content.contains(&b'\r'))
+        })
+        .map(|(_, oid)| oid.clone())
+        .collect()
+}
+
+/// The index entries that differ from `base` (HEAD, or the empty tree), with their objects.
+async fn staged_objects(
+    repo: &Repository,
+    index_env: &[(OsString, OsString)],
+    base: &ObjectId,
+    cancel: &CancellationToken,
+) -> Result<Vec<(Vec<u8>, ObjectId)>, Error> {
+    let output = repo
+        .git()
+        .envs(index_env)
+        .args(["diff-index", "--cached", "-z", "--raw", "--no-renames"])
+        .arg(base.as_str())
+        .run(cancel)
+        .await?;
+    let mut staged = Vec::new();
+    let mut records = split_nul(&output.stdout);
+    while let Some(record) = records.next() {
+        let Some(path) = records.next() else { break };
+        let Some(header) = record.strip_prefix(b":") else {
+            continue;
+        };
+        let fields: Vec<&[u8]> = header.split(|byte| *byte == b' ').collect();
+        let (Some(new_mode), Some(new_oid)) = (fields.get(1), fields.get(3)) else {
+            continue;
+        };
+        if FileMode::from_octal(new_mode) == Some(FileMode::Submodule) {
+            continue;
+        }
+        if let Some(oid) = ObjectId::from_hex_bytes(new_oid).filter(|oid| !oid.is_null()) {
+            staged.push((path.to_vec(), oid));
+        }
+    }
+    Ok(staged)
 }
 
 /// The environments of a snapshot's git children.
@@ -482,12 +563,11 @@ fn update_index_command(
     write_env: &[(OsString, OsString)],
     flags: &[&str],
 ) -> GitCommand {
-    // A split index would write a shared index file into the user's git directory; refusing
-    // the safecrlf check only stops git from failing, the conversion itself is unchanged.
+    // Refusing the safecrlf check only stops git from failing; the conversion is unchanged.
     repo.git()
         .envs(write_env)
-        .args(["-c", "core.splitIndex=false", "-c", "core.safecrlf=false"])
-        .args(["-c", "index.skipHash=true"])
+        .args(index::WHOLE_INDEX)
+        .args(["-c", "core.safecrlf=false"])
         .args(["update-index", "-z"])
         .args(flags)
         .arg("--stdin")
@@ -502,31 +582,24 @@ fn nul_terminated(paths: &[Vec<u8>]) -> Vec<u8> {
     input
 }
 
-/// Writes the snapshot's commit with the fixed identity, unsigned, on top of HEAD if any.
-async fn commit_tree(
-    repo: &Repository,
-    write_env: &[(OsString, OsString)],
-    tree: &ObjectId,
-    head: Option<&ObjectId>,
-    cancel: &CancellationToken,
-) -> Result<ObjectId, Error> {
-    let message = format!("turnkit snapshot\n\nscope: {}\n", repo.scope.display());
-    let mut command = repo
-        .git()
+/// `hash-object` writing the snapshot's commit object from stdin: no hook, no signing, no
+/// identity from the user's configuration.
+fn commit_command(repo: &Repository, write_env: &[(OsString, OsString)]) -> GitCommand {
+    repo.git()
         .envs(write_env)
-        .args(["-c", "commit.gpgsign=false", "commit-tree"])
-        .arg(tree.as_str())
-        .args(["-m", &message]);
-    if let Some(head) = head {
-        command = command.args(["-p", head.as_str()]);
-    }
-    for (key, value) in IDENTITY {
-        command = command.env(key, value);
-    }
-    let output = command.run(cancel).await?;
-    let line = split_lines(&output.stdout).next().unwrap_or_default();
-    ObjectId::from_hex_bytes(line)
-        .ok_or_else(|| command_unexpected("git commit-tree", "not an object id"))
+        .args(["hash-object", "-t", "commit", "-w", "--stdin"])
+}
+
+/// The snapshot's commit: its tree, HEAD as its parent, the fixed identity and date.
+fn commit_text(repo: &Repository, tree: &ObjectId, head: Option<&ObjectId>) -> Vec<u8> {
+    let parent = head
+        .map(|head| format!("parent {head}\n"))
+        .unwrap_or_default();
+    format!(
+        "tree {tree}\n{parent}author {IDENTITY}\ncommitter {IDENTITY}\n\nturnkit snapshot\n\nscope: {}\n",
+        repo.scope.display()
+    )
+    .into_bytes()
 }
 
 fn command_unexpected(command: &str, detail: &str) -> Error {
@@ -557,37 +630,6 @@ fn refuse_broad_directories(repo: &Repository, options: &SnapshotOptions) -> Res
     Ok(())
 }
 
-/// Copies the user's index, keeping its modification time: git treats entries written in the
-/// same instant as the index as "racily clean" and rehashes them, and a copy with a newer time
-/// would wrongly trust them.
-fn copy_index(from: &Path, to: &Path) -> Result<(), Error> {
-    let modified = match std::fs::metadata(from) {
-        Ok(metadata) => metadata
-            .modified()
-            .map_err(|error| Error::io(from, error))?,
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-        Err(error) => return Err(Error::io(from, error)),
-    };
-    std::fs::copy(from, to).map_err(|error| Error::io(from, error))?;
-    let file = std::fs::File::options()
-        .write(true)
-        .open(to)
-        .map_err(|error| Error::io(to, error))?;
-    file.set_modified(modified)
-        .map_err(|error| Error::io(to, error))?;
-    Ok(())
-}
-
-/// Whether the index file at `path` holds any entry (its header counts them).
-fn index_has_entries(path: &Path) -> bool {
-    use std::io::Read;
-    let mut header = [0_u8; 12];
-    match std::fs::File::open(path).and_then(|mut file| file.read_exact(&mut header)) {
-        Ok(()) => header[8..12] != [0, 0, 0, 0],
-        Err(error) => error.kind() != std::io::ErrorKind::NotFound,
-    }
-}
-
 /// Unmerged paths outside the scope, which `write-tree` would otherwise refuse.
 async fn unmerged_outside_scope(
     repo: &Repository,
@@ -614,12 +656,9 @@ async fn unmerged_outside_scope(
     Ok(paths)
 }
 
-/// Copies into the quarantine every object of `tree` that is reachable neither from `base`
-/// (the HEAD commit the snapshot is taken on) nor already in today's generation.
-///
-/// Those objects exist in the user's repository only through its index (staged content and
-/// the index's cached trees), and the user's `git gc` may delete them once the index moves on.
-async fn keep_unreachable_objects(
+/// The objects of `tree` that `base` (HEAD, or the empty tree) does not reach, found with
+/// `diff-tree`, which reads only the trees that differ.
+async fn new_objects(
     repo: &Repository,
     base: &ObjectId,
     tree: &ObjectId,
@@ -627,14 +666,12 @@ async fn keep_unreachable_objects(
     generation: &[PathBuf],
     no_index: &Path,
     cancel: &CancellationToken,
-) -> Result<(), Error> {
+) -> Result<Vec<ObjectId>, Error> {
     let mut readable = vec![quarantine.to_path_buf()];
     readable.extend(generation.iter().cloned());
-    let read_env = ("GIT_ALTERNATE_OBJECT_DIRECTORIES", alternates(&readable));
-
     let output = repo
         .git()
-        .env(read_env.0, &read_env.1)
+        .env("GIT_ALTERNATE_OBJECT_DIRECTORIES", alternates(&readable))
         // `diff-tree` loads the index (for attributes, which raw output never uses): a file
         // that does not exist spares reading the user's whole index.
         .env("GIT_INDEX_FILE", no_index)
@@ -660,8 +697,29 @@ async fn keep_unreachable_objects(
             wanted.push(oid);
         }
     }
+    Ok(wanted)
+}
+
+/// Copies into the quarantine those of `wanted` that neither it nor today's generation holds,
+/// from the repository's objects.
+///
+/// Those objects exist in the user's repository only through its index (staged content and
+/// the index's cached trees), and the user's `git gc` may delete them once the index moves on.
+async fn copy_missing(
+    repo: &Repository,
+    mut wanted: Vec<ObjectId>,
+    quarantine: &Path,
+    generation: &[PathBuf],
+    cancel: &CancellationToken,
+) -> Result<(), Error> {
+    if wanted.is_empty() {
+        return Ok(());
+    }
     wanted.sort();
     wanted.dedup();
+    let mut readable = vec![quarantine.to_path_buf()];
+    readable.extend(generation.iter().cloned());
+    let read_env = ("GIT_ALTERNATE_OBJECT_DIRECTORIES", alternates(&readable));
 
     let mut question = Vec::new();
     for oid in &wanted {

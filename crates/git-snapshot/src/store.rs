@@ -39,6 +39,11 @@ impl Store {
         self.root.join("objects")
     }
 
+    /// Where refreshed copies of the worktrees' indexes live.
+    pub(crate) fn index_dir(&self) -> PathBuf {
+        self.root.join("index")
+    }
+
     pub(crate) fn generation_dir(&self, name: &str) -> PathBuf {
         self.objects_root().join(name)
     }
