@@ -21,6 +21,7 @@ fn snapshot(commit: char, tree: char) -> Snapshot {
         head: None,
         scope: PathBuf::new(),
         skipped: Vec::new(),
+        modes: std::collections::BTreeMap::new(),
         paths_read: 0,
         elapsed: Duration::ZERO,
     }
