@@ -236,7 +236,7 @@ async fn restore(
                     std::io::Error::other("temporary file not created"),
                 ));
             };
-            match write_blob(repo, &step.path, entry, file, &path, cancel).await {
+            match write_blob(repo, step, entry, file, &path, cancel).await {
                 Ok(()) => {}
                 Err(Error::Cancelled) => return Ok(Outcome::Cancelled),
                 Err(error) => return Err(error),
@@ -367,22 +367,24 @@ impl Drop for RemoveOnDrop {
 }
 
 /// Writes a blob into `file` as checkout would: through the user's smudge filters and
-/// end-of-line conversion for `path`.
+/// end-of-line conversion for the step's path, unless the snapshot stored it byte for byte.
 async fn write_blob(
     repo: &Repository,
-    path: &Path,
+    step: &UndoStep,
     entry: &TreeEntry,
     mut file: std::fs::File,
     temporary: &Path,
     cancel: &CancellationToken,
 ) -> Result<(), Error> {
-    let mut path_arg = std::ffi::OsString::from("--path=");
-    path_arg.push(path.as_os_str());
-    let command = repo
-        .git_reading_snapshots()?
-        .args(["cat-file", "--filters"])
-        .arg(path_arg)
-        .arg(entry.oid.as_str());
+    let mut command = repo.git_reading_snapshots()?.arg("cat-file");
+    if step.unfiltered {
+        command = command.arg("blob");
+    } else {
+        let mut path_arg = std::ffi::OsString::from("--path=");
+        path_arg.push(step.path.as_os_str());
+        command = command.arg("--filters").arg(path_arg);
+    }
+    let command = command.arg(entry.oid.as_str());
     let mut child = command.spawn()?;
     drop(child.stdin.take());
     let mut stdout = child

@@ -86,6 +86,7 @@
 mod apply;
 mod diff;
 mod error;
+mod exact;
 mod git;
 mod index;
 mod object;

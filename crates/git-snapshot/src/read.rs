@@ -76,12 +76,16 @@ impl Snapshot {
         };
         let mut read = repo.git_reading_snapshots()?.arg("cat-file");
         read = match entry.mode {
-            FileMode::Regular | FileMode::Executable => {
+            FileMode::Regular | FileMode::Executable
+                if !self.unfiltered.iter().any(|p| p == path) =>
+            {
                 let mut path_arg = std::ffi::OsString::from("--path=");
                 path_arg.push(path.as_os_str());
                 read.arg("--filters").arg(path_arg).arg(entry.oid.as_str())
             }
-            FileMode::Symlink => read.args(["blob", entry.oid.as_str()]),
+            FileMode::Regular | FileMode::Executable | FileMode::Symlink => {
+                read.args(["blob", entry.oid.as_str()])
+            }
             FileMode::Submodule => return Ok(None),
         };
         Ok(Some(read.run(cancel).await?.stdout))

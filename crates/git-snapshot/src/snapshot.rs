@@ -9,12 +9,12 @@ use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 
 use crate::git::{GitCommand, Started, split_lines, split_nul};
-use crate::index;
 use crate::object::FileMode;
 use crate::platform::path_from_git;
 use crate::scan::{Scan, scan};
 use crate::store::{Store, alternates, generation_name};
 use crate::{Error, ObjectId, Repository};
+use crate::{exact, index};
 
 /// The folders left out of snapshots by default when they are untracked: dependencies, build
 /// output and caches, which are large, regenerated and rarely what a turn means to change.
@@ -100,6 +100,12 @@ pub struct Snapshot {
     /// private.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub modes: BTreeMap<PathBuf, u32>,
+    /// Files stored byte for byte, without the end-of-line conversion and clean filters git
+    /// would apply, because checking the converted blob out would not give them back as they
+    /// were (a CRLF file under `text=auto` whose index blob has none); undo writes them back
+    /// byte for byte too.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unfiltered: Vec<PathBuf>,
     /// How many paths had to be read from the working tree (changed or untracked).
     pub paths_read: usize,
     /// How long taking the snapshot took.
@@ -208,6 +214,7 @@ pub async fn snapshot(
         scope: repo.scope.clone(),
         skipped: built.skipped,
         modes: built.modes,
+        unfiltered: built.unfiltered,
         paths_read: built.paths_read,
         elapsed: started.elapsed(),
     })
@@ -219,6 +226,7 @@ struct Built {
     head: Option<ObjectId>,
     skipped: Vec<Skipped>,
     modes: BTreeMap<PathBuf, u32>,
+    unfiltered: Vec<PathBuf>,
     paths_read: usize,
 }
 
@@ -266,7 +274,11 @@ async fn build(
 
     // git keeps the CRLF of a file whose index blob has CRLF, which it must be able to read:
     // the repository's objects are hidden from the writing git, so such blobs are copied in.
-    let crlf_blobs = blobs_of_files_with_cr(&repo.work_tree, &scan.index_blobs);
+    let with_cr = exact::files_with_cr(&repo.work_tree, &update);
+    let crlf_blobs: Vec<ObjectId> = (scan.index_blobs.iter())
+        .filter(|(path, _)| with_cr.contains(path))
+        .map(|(_, oid)| oid.clone())
+        .collect();
     if !crlf_blobs.is_empty() {
         copy_missing(repo, crlf_blobs, quarantine, &generation_alternate, cancel).await?;
     }
@@ -289,17 +301,12 @@ async fn build(
         update_index(repo, env, &scan.force_remove, &["--force-remove"], cancel).await?;
     }
 
-    // Every entry of the index names an object that exists (in turnkit's store or the
-    // repository's); skipping the check spares a lookup per entry of every rebuilt tree.
-    let command = repo
-        .git()
-        .envs(env)
-        .args(index::WHOLE_INDEX)
-        .args(["write-tree", "--missing-ok"]);
-    let output = command.run(cancel).await?;
-    let line = split_lines(&output.stdout).next().unwrap_or_default();
-    let tree = ObjectId::from_hex_bytes(line)
-        .ok_or_else(|| command_unexpected("git write-tree", "not an object id"))?;
+    let unfiltered = if with_cr.is_empty() {
+        Vec::new()
+    } else {
+        exact::keep_unconverted(repo, full_env, env, &with_cr, cancel).await?
+    };
+    let tree = write_tree(repo, env, cancel).await?;
 
     // Every object the new tree names and HEAD does not reach must end up in turnkit's store.
     let kept = Kept {
@@ -335,6 +342,7 @@ async fn build(
         head,
         skipped: scan.skipped,
         modes: scan.modes,
+        unfiltered,
         paths_read,
     })
 }
@@ -440,16 +448,24 @@ impl Kept<'_> {
     }
 }
 
-/// The blobs named by the index entries of changed files whose content holds a CR now.
-fn blobs_of_files_with_cr(work_tree: &Path, index_blobs: &[(Vec<u8>, ObjectId)]) -> Vec<ObjectId> {
-    index_blobs
-        .iter()
-        .filter(|(path, _)| {
-            std::fs::read(work_tree.join(path_from_git(path)))
-                .is_ok_and(|content| content.contains(&b'\r'))
-        })
-        .map(|(_, oid)| oid.clone())
-        .collect()
+/// Writes the temporary index's tree.
+async fn write_tree(
+    repo: &Repository,
+    env: &[(OsString, OsString)],
+    cancel: &CancellationToken,
+) -> Result<ObjectId, Error> {
+    // Every entry of the index names an object that exists (in turnkit's store or the
+    // repository's); skipping the check spares a lookup per entry of every rebuilt tree.
+    let output = repo
+        .git()
+        .envs(env)
+        .args(index::WHOLE_INDEX)
+        .args(["write-tree", "--missing-ok"])
+        .run(cancel)
+        .await?;
+    let line = split_lines(&output.stdout).next().unwrap_or_default();
+    ObjectId::from_hex_bytes(line)
+        .ok_or_else(|| command_unexpected("git write-tree", "not an object id"))
 }
 
 /// The index entries that differ from `base` (HEAD, or the empty tree), with their objects.

@@ -57,6 +57,8 @@ pub struct UndoStep {
     pub(crate) expected: TreeEntryOrAbsent,
     /// The permission bits the earlier snapshot saw, when git does not record them.
     pub(crate) permissions: Option<u32>,
+    /// Whether the earlier snapshot stored the file byte for byte, to be written back so.
+    pub(crate) unfiltered: bool,
 }
 
 /// The state the turn left a path in: an entry, or no file.
@@ -158,11 +160,13 @@ pub async fn plan_undo(
                 None => UndoAction::Delete,
             };
             let permissions = before.modes.get(&change.path).copied();
+            let unfiltered = before.unfiltered.contains(&change.path);
             steps.push(UndoStep {
                 path: change.path,
                 action,
                 expected: change.after,
                 permissions,
+                unfiltered,
             });
         } else if observed.matches(change.before.as_ref(), &symlink_targets) {
             already_undone.push(change.path);

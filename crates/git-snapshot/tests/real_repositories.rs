@@ -7,7 +7,6 @@
 
 mod support;
 
-use std::collections::BTreeMap;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
@@ -15,32 +14,6 @@ use std::time::SystemTime;
 use support::TestRepo;
 use tokio_util::sync::CancellationToken;
 use turnkit_git_snapshot::{ConflictReason, FileMode, SkipReason, apply_undo, plan_undo};
-
-/// Every file under the git directory with its size and modification time, except turnkit's
-/// own store.
-fn git_dir_files(test: &TestRepo) -> BTreeMap<PathBuf, (u64, SystemTime)> {
-    let git_dir = test.git_dir();
-    let mut files = BTreeMap::new();
-    let mut pending = vec![git_dir.clone()];
-    while let Some(dir) = pending.pop() {
-        for entry in std::fs::read_dir(&dir).expect("a readable git dir") {
-            let entry = entry.expect("a directory entry");
-            let path = entry.path();
-            let relative = path.strip_prefix(&git_dir).expect("inside").to_path_buf();
-            if relative.starts_with("turnkit") {
-                continue;
-            }
-            let metadata = std::fs::symlink_metadata(&path).expect("metadata");
-            if metadata.is_dir() {
-                pending.push(path);
-            } else {
-                let modified = metadata.modified().expect("an mtime");
-                files.insert(relative, (metadata.len(), modified));
-            }
-        }
-    }
-    files
-}
 
 /// When the user's git writes its index: under the settings, or before they are made (git
 /// 2.47 itself loses entries when it writes a split index with `feature.manyFiles`).
@@ -87,7 +60,7 @@ fn repository_with(settings: &[(&str, &str)], written: Written) -> TestRepo {
 async fn snapshots_and_undo_leave_the_git_dir_alone(settings: &[(&str, &str)], written: Written) {
     let test = repository_with(settings, written);
     let listed = test.git(&["ls-files"]);
-    let files = git_dir_files(&test);
+    let files = test.git_dir_files();
     let repo = test.open().await;
 
     let before = test.snapshot(&repo).await;
@@ -103,7 +76,7 @@ async fn snapshots_and_undo_leave_the_git_dir_alone(settings: &[(&str, &str)], w
     let report = apply_undo(&plan, &cancel).await.expect("an undo");
     assert!(report.is_complete(), "{settings:?}: {report:?}");
 
-    let now = git_dir_files(&test);
+    let now = test.git_dir_files();
     for (path, (size, modified)) in &now {
         assert_eq!(
             files.get(path),
@@ -461,4 +434,37 @@ async fn a_snapshots_files_can_be_listed_and_read() {
         .await
         .unwrap();
     assert_eq!(missing, None);
+}
+
+#[tokio::test]
+async fn untracked_crlf_file_under_text_auto_comes_back_byte_for_byte() {
+    let test = TestRepo::new();
+    test.write(".gitattributes", "* text=auto\n");
+    test.write("lf.txt", "one\ntwo\n");
+    test.commit_all("initial");
+    test.write("notes.txt", "untracked\r\nwith CRLF\r\n");
+    test.write("lf.txt", "now\r\nCRLF\r\n");
+    let repo = test.open().await;
+
+    let before = test.snapshot(&repo).await;
+    assert_eq!(
+        before.unfiltered,
+        [Path::new("lf.txt"), Path::new("notes.txt")]
+    );
+    std::fs::remove_file(test.path("notes.txt")).unwrap();
+    test.write("lf.txt", "the turn\n");
+    let after = test.snapshot(&repo).await;
+    let cancel = CancellationToken::new();
+    let plan = plan_undo(&repo, &before, &after, &cancel).await.unwrap();
+    assert!(apply_undo(&plan, &cancel).await.unwrap().is_complete());
+    assert_eq!(
+        test.read("notes.txt").unwrap(),
+        b"untracked\r\nwith CRLF\r\n"
+    );
+    assert_eq!(test.read("lf.txt").unwrap(), b"now\r\nCRLF\r\n");
+    let read = before
+        .read_file(&repo, Path::new("notes.txt"), &cancel)
+        .await
+        .unwrap();
+    assert_eq!(read.as_deref(), Some(&b"untracked\r\nwith CRLF\r\n"[..]));
 }

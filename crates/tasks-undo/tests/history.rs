@@ -22,6 +22,7 @@ fn snapshot(commit: char, tree: char) -> Snapshot {
         scope: PathBuf::new(),
         skipped: Vec::new(),
         modes: std::collections::BTreeMap::new(),
+        unfiltered: Vec::new(),
         paths_read: 0,
         elapsed: Duration::ZERO,
     }
