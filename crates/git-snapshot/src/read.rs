@@ -7,7 +7,7 @@ use tokio_util::sync::CancellationToken;
 use crate::diff::ensure_present;
 use crate::git::split_nul;
 use crate::object::{FileMode, TreeEntry};
-use crate::platform::{path_from_git, path_to_git};
+use crate::platform::path_from_git;
 use crate::{Error, ObjectId, Repository, Snapshot};
 
 impl Snapshot {
@@ -61,17 +61,8 @@ impl Snapshot {
         cancel: &CancellationToken,
     ) -> Result<Option<Vec<u8>>, Error> {
         ensure_present(repo, &[&self.commit], cancel).await?;
-        let command = repo
-            .git_reading_snapshots()?
-            .env("GIT_LITERAL_PATHSPECS", "1")
-            .args(["ls-tree", "-z", "--full-tree", self.tree.as_str(), "--"])
-            .arg(path);
-        let output = command.run(cancel).await?;
-        let wanted = path_to_git(path);
-        let Some((_, entry)) = split_nul(&output.stdout)
-            .filter_map(parse_ls_tree)
-            .find(|(found, _)| path_to_git(found) == wanted)
-        else {
+        let found = tree_entries(repo, &self.tree, &[path.to_path_buf()], cancel).await?;
+        let Some((_, entry)) = found.into_iter().next() else {
             return Ok(None);
         };
         let mut read = repo.git_reading_snapshots()?.arg("cat-file");
@@ -90,6 +81,36 @@ impl Snapshot {
         };
         Ok(Some(read.run(cancel).await?.stdout))
     }
+}
+
+/// The entries of `tree` at `paths` (relative to the top of the working tree); a path the tree
+/// holds no file at is left out.
+///
+/// # Cancel safety
+///
+/// Dropping the future kills the git child; nothing is written.
+pub(crate) async fn tree_entries(
+    repo: &Repository,
+    tree: &ObjectId,
+    paths: &[PathBuf],
+    cancel: &CancellationToken,
+) -> Result<Vec<(PathBuf, TreeEntry)>, Error> {
+    let mut entries = Vec::new();
+    for chunk in paths.chunks(500) {
+        let output = repo
+            .git_reading_snapshots()?
+            .env("GIT_LITERAL_PATHSPECS", "1")
+            .args(["ls-tree", "-z", "--full-tree", tree.as_str(), "--"])
+            .args(chunk)
+            .run(cancel)
+            .await?;
+        entries.extend(
+            split_nul(&output.stdout)
+                .filter_map(parse_ls_tree)
+                .filter(|(found, _)| chunk.contains(found)),
+        );
+    }
+    Ok(entries)
 }
 
 /// One record of `ls-tree -z`: `<mode> SP <type> SP <object> TAB <path>`; `None` for a tree.

@@ -13,6 +13,7 @@ use crate::index;
 use crate::object::{FileMode, TreeEntry};
 use crate::observe::{Observed, blocking_ancestor, is_safe_path, observe, read_blobs};
 use crate::platform::{path_from_git, path_to_git};
+use crate::read::tree_entries;
 use crate::{Error, ObjectId, Repository, Snapshot};
 
 /// What undo would do, worked out without touching anything; carry it out with
@@ -126,7 +127,10 @@ pub async fn plan_undo(
     cancel: &CancellationToken,
 ) -> Result<UndoPlan, Error> {
     let changes = diff(repo, before, after, cancel).await?;
-    let (candidates, mut conflicts) = sort_out(changes, before, after);
+    let mode_only = mode_changes(repo, &changes, before, after, cancel).await?;
+    let (mut candidates, mut conflicts) = sort_out(changes, before, after);
+    candidates.extend(mode_only);
+    candidates.sort_by(|a, b| a.path.cmp(&b.path));
 
     let symlink_oids: Vec<ObjectId> = candidates
         .iter()
@@ -245,6 +249,54 @@ fn empties(work_tree: &Path, path: &Path, deleted: &BTreeSet<PathBuf>) -> bool {
         }
     }
     true
+}
+
+/// The files whose content the turn left alone but whose recorded permission bits it changed
+/// (git does not see those), as changes from and to the same entry.
+async fn mode_changes(
+    repo: &Repository,
+    changes: &[Change],
+    before: &Snapshot,
+    after: &Snapshot,
+    cancel: &CancellationToken,
+) -> Result<Vec<Change>, Error> {
+    let changed: BTreeSet<&PathBuf> = changes.iter().map(|change| &change.path).collect();
+    let paths: Vec<PathBuf> = before
+        .modes
+        .iter()
+        .filter(|(path, mode)| {
+            !changed.contains(path)
+                && after.modes.get(*path) != Some(*mode)
+                && current_mode(&repo.work_tree.join(path)) != Some(**mode)
+        })
+        .map(|(path, _)| path.clone())
+        .collect();
+    if paths.is_empty() {
+        return Ok(Vec::new());
+    }
+    let entries = tree_entries(repo, &before.tree, &paths, cancel).await?;
+    Ok(entries
+        .into_iter()
+        .filter(|(_, entry)| matches!(entry.mode, FileMode::Regular | FileMode::Executable))
+        .map(|(path, entry)| Change {
+            path,
+            before: Some(entry.clone()),
+            after: Some(entry),
+        })
+        .collect())
+}
+
+#[cfg(unix)]
+fn current_mode(path: &Path) -> Option<u32> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::symlink_metadata(path)
+        .ok()
+        .map(|metadata| metadata.permissions().mode() & 0o777)
+}
+
+#[cfg(not(unix))]
+fn current_mode(_path: &Path) -> Option<u32> {
+    None
 }
 
 /// Splits the changes undo can consider from those it must leave alone whatever the working

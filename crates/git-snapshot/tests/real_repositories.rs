@@ -468,3 +468,41 @@ async fn untracked_crlf_file_under_text_auto_comes_back_byte_for_byte() {
         .unwrap();
     assert_eq!(read.as_deref(), Some(&b"untracked\r\nwith CRLF\r\n"[..]));
 }
+
+/// Found by `props.rs`: the turn rewrote a private untracked file with the same content and
+/// default permissions, which git does not see as a change.
+#[tokio::test]
+async fn private_file_the_turn_only_made_readable_is_private_again() {
+    let test = TestRepo::new();
+    test.write("README", "readme\n");
+    test.commit_all("initial");
+    test.write("dir/secret", "");
+    std::fs::set_permissions(
+        test.path("dir/secret"),
+        std::fs::Permissions::from_mode(0o600),
+    )
+    .unwrap();
+    let repo = test.open().await;
+    let before = test.snapshot(&repo).await;
+    std::fs::set_permissions(
+        test.path("dir/secret"),
+        std::fs::Permissions::from_mode(0o644),
+    )
+    .unwrap();
+    let after = test.snapshot(&repo).await;
+    assert_eq!(before.tree, after.tree);
+
+    let cancel = CancellationToken::new();
+    let plan = plan_undo(&repo, &before, &after, &cancel).await.unwrap();
+    let report = apply_undo(&plan, &cancel).await.unwrap();
+    assert!(report.is_complete(), "{report:?}");
+    assert_eq!(report.restored, [Path::new("dir/secret")]);
+    let mode = std::fs::metadata(test.path("dir/secret"))
+        .unwrap()
+        .permissions()
+        .mode()
+        & 0o777;
+    assert_eq!(mode, 0o600, "{mode:o}");
+    let again = plan_undo(&repo, &before, &after, &cancel).await.unwrap();
+    assert!(again.steps.is_empty(), "{:?}", again.steps);
+}
