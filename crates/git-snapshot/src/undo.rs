@@ -260,12 +260,12 @@ async fn mode_changes(
     after: &Snapshot,
     cancel: &CancellationToken,
 ) -> Result<Vec<Change>, Error> {
-    let changed: BTreeSet<&PathBuf> = changes.iter().map(|change| &change.path).collect();
+    let diffed: BTreeSet<&PathBuf> = changes.iter().map(|change| &change.path).collect();
     let paths: Vec<PathBuf> = before
         .modes
         .iter()
         .filter(|(path, mode)| {
-            !changed.contains(path)
+            !diffed.contains(path)
                 && after.modes.get(*path) != Some(*mode)
                 && current_mode(&repo.work_tree.join(path)) != Some(**mode)
         })

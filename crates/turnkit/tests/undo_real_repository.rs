@@ -62,6 +62,36 @@ fn git_dir_files(dir: &Path) -> Vec<(String, u64, std::time::SystemTime)> {
     files
 }
 
+/// A split index, a file committed with CRLF before `* text=auto` (stat-dirty now), a tracked
+/// `build/` folder with an untracked file beside, a private `.env` and a long name.
+fn real_shaped_repository(cwd: &Path, long: &str) {
+    git(cwd, &["init", "-q", "-b", "main"]);
+    git(cwd, &["config", "user.name", "Test User"]);
+    git(cwd, &["config", "user.email", "test@example.invalid"]);
+    git(cwd, &["config", "core.splitIndex", "true"]);
+    std::fs::write(cwd.join("dos.txt"), "one\r\ntwo\r\n").expect("write");
+    std::fs::create_dir(cwd.join("build")).expect("mkdir");
+    std::fs::write(cwd.join("build/lib.rs"), "tracked\n").expect("write");
+    git(cwd, &["add", "-A"]);
+    git(cwd, &["commit", "-q", "-m", "initial"]);
+    std::fs::write(cwd.join(".gitattributes"), "* text=auto\n").expect("write");
+    git(cwd, &["add", ".gitattributes"]);
+    git(cwd, &["commit", "-q", "-m", "text=auto"]);
+    std::fs::write(cwd.join(".env"), "SECRET=1\n").expect("write");
+    std::fs::set_permissions(cwd.join(".env"), std::fs::Permissions::from_mode(0o600))
+        .expect("chmod");
+    std::fs::write(cwd.join(long), "long\n").expect("write");
+    std::fs::write(cwd.join("build/untracked.rs"), "beside\n").expect("write");
+    // Stat-dirty, as after an editor's save without a change.
+    let later = std::time::SystemTime::now() + std::time::Duration::from_secs(5);
+    std::fs::File::options()
+        .write(true)
+        .open(cwd.join("dos.txt"))
+        .and_then(|file| file.set_modified(later))
+        .expect("touch");
+    git(cwd, &["status", "--porcelain"]);
+}
+
 #[tokio::test]
 async fn undo_gives_back_crlf_modes_build_folders_and_long_names_with_a_split_index() {
     let long = "𝄞".repeat(61);
@@ -88,31 +118,7 @@ async fn undo_gives_back_crlf_modes_build_folders_and_long_names_with_a_split_in
     ));
     let mut session = TestSession::from_builder(turnkit::builder()).build();
     let cwd = session.cwd().to_path_buf();
-    git(&cwd, &["init", "-q", "-b", "main"]);
-    git(&cwd, &["config", "user.name", "Test User"]);
-    git(&cwd, &["config", "user.email", "test@example.invalid"]);
-    git(&cwd, &["config", "core.splitIndex", "true"]);
-    std::fs::write(cwd.join("dos.txt"), "one\r\ntwo\r\n").expect("write");
-    std::fs::create_dir(cwd.join("build")).expect("mkdir");
-    std::fs::write(cwd.join("build/lib.rs"), "tracked\n").expect("write");
-    git(&cwd, &["add", "-A"]);
-    git(&cwd, &["commit", "-q", "-m", "initial"]);
-    std::fs::write(cwd.join(".gitattributes"), "* text=auto\n").expect("write");
-    git(&cwd, &["add", ".gitattributes"]);
-    git(&cwd, &["commit", "-q", "-m", "text=auto"]);
-    std::fs::write(cwd.join(".env"), "SECRET=1\n").expect("write");
-    std::fs::set_permissions(cwd.join(".env"), std::fs::Permissions::from_mode(0o600))
-        .expect("chmod");
-    std::fs::write(cwd.join(&long), "long\n").expect("write");
-    std::fs::write(cwd.join("build/untracked.rs"), "beside\n").expect("write");
-    // Stat-dirty, as after an editor's save without a change.
-    let later = std::time::SystemTime::now() + std::time::Duration::from_secs(5);
-    std::fs::File::options()
-        .write(true)
-        .open(cwd.join("dos.txt"))
-        .and_then(|file| file.set_modified(later))
-        .expect("touch");
-    git(&cwd, &["status", "--porcelain"]);
+    real_shaped_repository(&cwd, &long);
     let before_files = git_dir_files(&cwd);
 
     let id = session
