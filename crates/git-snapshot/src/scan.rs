@@ -28,6 +28,8 @@ pub(crate) struct Scan {
     /// Changed tracked regular files and the blob their index entry names, which git reads
     /// to decide whether CRLF stays as it is.
     pub(crate) index_blobs: Vec<(Vec<u8>, ObjectId)>,
+    /// Index entries that differ from HEAD in the scope, with their objects.
+    pub(crate) staged: Vec<(Vec<u8>, ObjectId)>,
     /// Permission bits git does not record, of the files read.
     pub(crate) modes: BTreeMap<PathBuf, u32>,
 }
@@ -35,6 +37,7 @@ pub(crate) struct Scan {
 /// What the working tree holds beside the index, before untracked entries are sorted out.
 #[derive(Debug, Default)]
 struct Status {
+    staged: Vec<(Vec<u8>, ObjectId)>,
     changed: Vec<Vec<u8>>,
     index_blobs: Vec<(Vec<u8>, ObjectId)>,
     deleted: Vec<Vec<u8>>,
@@ -58,6 +61,7 @@ pub(crate) async fn scan(
     let mut scan = Scan {
         update: status.changed,
         index_blobs: status.index_blobs,
+        staged: status.staged,
         ..Scan::default()
     };
     for path in &scan.update {
@@ -206,81 +210,88 @@ async fn special_files(
     Ok(found)
 }
 
-/// What `git status --untracked-files=normal` would report about the working tree, found by
-/// its two halves run side by side: `diff-files` (working tree against the index, no HEAD
-/// trees read) and `ls-files --others` (the untracked walk, which honours the untracked cache).
+/// What differs between HEAD, the index and the working tree, from one
+/// `git status --porcelain=v2 --untracked-files=normal` on the temporary index: the working
+/// tree against the index (stat data first, content only where stat data cannot tell), the
+/// untracked walk (with the untracked cache), and the index against HEAD (with the cache tree,
+/// so only the trees that differ are read).
 async fn status(
     repo: &Repository,
     index_env: &[(OsString, OsString)],
     cancel: &CancellationToken,
 ) -> Result<Status, Error> {
-    let mut tracked = repo.git().envs(index_env).args([
-        "diff-files",
+    let mut command = repo.git().envs(index_env).args([
+        "status",
+        "--porcelain=v2",
         "-z",
-        "--raw",
-        "--no-renames",
+        "--untracked-files=normal",
         "--ignore-submodules=dirty",
-    ]);
-    // The flags `status -unormal` walks with: untracked directories collapsed, directories
-    // holding nothing but ignored files hidden.
-    let mut untracked = repo.git().envs(index_env).args([
-        "ls-files",
-        "-z",
-        "--others",
-        "--exclude-standard",
-        "--directory",
-        "--no-empty-directory",
+        "--no-renames",
     ]);
     if !repo.scope.as_os_str().is_empty() {
-        tracked = tracked
-            .env("GIT_LITERAL_PATHSPECS", "1")
-            .arg("--")
-            .arg(&repo.scope);
-        untracked = untracked
+        command = command
             .env("GIT_LITERAL_PATHSPECS", "1")
             .arg("--")
             .arg(&repo.scope);
     }
-    let described = tracked.describe();
-    let (tracked, untracked) = tokio::join!(tracked.run(cancel), untracked.run(cancel));
-    let (tracked, untracked) = (tracked?, untracked?);
+    let described = command.describe();
+    let output = command.run(cancel).await?;
+    let unexpected = || Error::UnexpectedOutput {
+        command: described.clone(),
+        detail: "a record that is not of `--porcelain=v2`".to_owned(),
+    };
     let mut status = Status::default();
-    let mut records = split_nul(&tracked.stdout);
-    while let Some(header) = records.next() {
-        let fields: Vec<&[u8]> = header
-            .strip_prefix(b":")
-            .unwrap_or(header)
-            .split(|byte| *byte == b' ')
-            .collect();
-        let (Some(path), [old_mode, _, old_oid, _, letter]) = (records.next(), fields.as_slice())
-        else {
-            return Err(Error::UnexpectedOutput {
-                command: described,
-                detail: "a record that is not `:<mode> <mode> <oid> <oid> <status>` and a path"
-                    .to_owned(),
-            });
-        };
-        // `U` (unmerged), `M`, `T` and `A` (intent to add) all need the working tree's content.
-        if *letter == b"D" {
-            status.deleted.push(path.to_vec());
-        } else {
-            let regular = matches!(
-                FileMode::from_octal(old_mode),
-                Some(FileMode::Regular | FileMode::Executable)
-            );
-            if let Some(oid) = ObjectId::from_hex_bytes(old_oid).filter(|oid| !oid.is_null())
-                && regular
-            {
-                status.index_blobs.push((path.to_vec(), oid));
+    for record in split_nul(&output.stdout) {
+        match record.first() {
+            Some(b'1') => {
+                // `1 <XY> <sub> <mH> <mI> <mW> <hH> <hI> <path>`; the path may hold spaces.
+                let fields: Vec<&[u8]> = record.splitn(9, |byte| *byte == b' ').collect();
+                let [_, xy, _, _, index_mode, _, _, index_oid, path] = fields.as_slice() else {
+                    return Err(unexpected());
+                };
+                let (staged, worktree) = match xy {
+                    [staged, worktree] => (*staged, *worktree),
+                    _ => return Err(unexpected()),
+                };
+                let index_oid = ObjectId::from_hex_bytes(index_oid).filter(|oid| !oid.is_null());
+                let index_mode = FileMode::from_octal(index_mode);
+                if staged != b'.'
+                    && index_mode != Some(FileMode::Submodule)
+                    && let Some(oid) = &index_oid
+                {
+                    status.staged.push((path.to_vec(), oid.clone()));
+                }
+                match worktree {
+                    b'.' => {}
+                    b'D' => status.deleted.push(path.to_vec()),
+                    // `M`, `T` and `A` (intent to add) need the working tree's content.
+                    _ => {
+                        if let Some(oid) = index_oid.filter(|_| {
+                            matches!(index_mode, Some(FileMode::Regular | FileMode::Executable))
+                        }) {
+                            status.index_blobs.push((path.to_vec(), oid));
+                        }
+                        status.changed.push(path.to_vec());
+                    }
+                }
             }
-            status.changed.push(path.to_vec());
-        }
-    }
-    for path in split_nul(&untracked.stdout) {
-        if path.ends_with(b"/") {
-            status.untracked_dirs.push(path.to_vec());
-        } else {
-            status.untracked_files.push(path.to_vec());
+            Some(b'u') => {
+                let path = record
+                    .splitn(11, |byte| *byte == b' ')
+                    .nth(10)
+                    .ok_or_else(unexpected)?;
+                status.changed.push(path.to_vec());
+            }
+            Some(b'?') => {
+                let path = record.get(2..).ok_or_else(unexpected)?;
+                if path.ends_with(b"/") {
+                    status.untracked_dirs.push(path.to_vec());
+                } else {
+                    status.untracked_files.push(path.to_vec());
+                }
+            }
+            Some(b'#' | b'!') => {}
+            _ => return Err(unexpected()),
         }
     }
     Ok(status)

@@ -50,8 +50,8 @@ pub struct SnapshotOptions {
     pub max_untracked_file_size: u64,
     /// A wholly untracked directory with more files than this is left out. Default: 10,000.
     pub max_untracked_dir_files: usize,
-    /// Untracked folders with one of these names are left out, at any depth.
-    /// Default: [`DEFAULT_EXCLUDED_DIRS`].
+    /// Wholly untracked folders with one of these names are left out, at any depth; a folder
+    /// that holds a tracked file is always read. Default: [`DEFAULT_EXCLUDED_DIRS`].
     pub excluded_dirs: Vec<String>,
     /// Past this, the snapshot is abandoned with [`Error::BudgetExceeded`]. Default: 30 s.
     pub time_budget: Duration,
@@ -155,7 +155,8 @@ pub enum SkipReason {
     DependencyFolder,
     /// An untracked directory that is a git repository of its own.
     NestedRepository,
-    /// Neither a regular file nor a symlink (a socket, a FIFO, a device).
+    /// Neither a regular file nor a symlink (a socket, a FIFO, a device), found in a folder
+    /// the snapshot read: the session's directory, or one holding a changed or untracked file.
     SpecialFile,
     /// An untracked file that cannot be read.
     Unreadable,
@@ -265,7 +266,6 @@ async fn build(
         head,
         scan,
         unmerged,
-        staged,
         early,
     } = scan_and_stage(repo, options, workspace.path(), &envs, &flags, cancel).await?;
     let mut update = scan.update;
@@ -321,12 +321,13 @@ async fn build(
         .chain(&scan.force_remove)
         .map(Vec::as_slice)
         .collect();
-    let wanted: Vec<ObjectId> = staged
-        .into_iter()
+    let wanted: Vec<ObjectId> = (scan.staged.iter())
         .filter(|(path, _)| !replaced.contains(path.as_slice()))
-        .map(|(_, oid)| oid)
+        .map(|(_, oid)| oid.clone())
         .collect();
-    let keep = kept.keep(repo, (!fell_back).then_some(wanted), cancel);
+    // The scan saw only the scope; beyond it, `diff-tree` finds what HEAD does not reach.
+    let whole_scan = !fell_back && repo.scope.as_os_str().is_empty();
+    let keep = kept.keep(repo, whole_scan.then_some(wanted), cancel);
     let commit = async {
         let output = commit_writer
             .finish(commit_text(repo, &tree, head.as_ref()), cancel)
@@ -352,13 +353,11 @@ struct Scanned {
     head: Option<ObjectId>,
     scan: Scan,
     unmerged: Vec<Vec<u8>>,
-    staged: Vec<(Vec<u8>, ObjectId)>,
     early: Started,
 }
 
-/// Prepares the temporary index, then scans the working tree against it while `diff-index`
-/// lists what the index holds beyond HEAD, and starts the `update-index` that will take the
-/// scan's paths.
+/// Prepares the temporary index, then scans the working tree against it while HEAD is read,
+/// and starts the `update-index` that will take the scan's paths.
 async fn scan_and_stage(
     repo: &Repository,
     options: &SnapshotOptions,
@@ -368,11 +367,8 @@ async fn scan_and_stage(
     cancel: &CancellationToken,
 ) -> Result<Scanned, Error> {
     let (index_env, write_env) = (envs.index.as_slice(), envs.write.as_slice());
-    let temp_index = workspace.join("index");
-    let ready = tokio::sync::OnceCell::new();
-    let prepare = || ready.get_or_try_init(|| index::prepare(repo, workspace, &temp_index, cancel));
     let scanning = async {
-        prepare().await?;
+        index::prepare(repo, workspace, &workspace.join("index"), cancel).await?;
         // Started once the index is there, so that it reads it while the scan runs and only
         // hashes and writes once the paths are known. Dropped on an early return, it is killed
         // before it writes anything.
@@ -383,21 +379,11 @@ async fn scan_and_stage(
         )?;
         Ok::<_, Error>((early, scanned, unmerged))
     };
-    let staging = async {
-        let head = repo.head(cancel).await?;
-        prepare().await?;
-        let base = head
-            .clone()
-            .unwrap_or_else(|| repo.object_format.empty_tree());
-        let staged = staged_objects(repo, index_env, &base, cancel).await?;
-        Ok::<_, Error>((head, staged))
-    };
-    let ((early, scan, unmerged), (head, staged)) = tokio::try_join!(scanning, staging)?;
+    let ((early, scan, unmerged), head) = tokio::try_join!(scanning, repo.head(cancel))?;
     Ok(Scanned {
         head,
         scan,
         unmerged,
-        staged,
         early,
     })
 }
@@ -466,41 +452,6 @@ async fn write_tree(
     let line = split_lines(&output.stdout).next().unwrap_or_default();
     ObjectId::from_hex_bytes(line)
         .ok_or_else(|| command_unexpected("git write-tree", "not an object id"))
-}
-
-/// The index entries that differ from `base` (HEAD, or the empty tree), with their objects.
-async fn staged_objects(
-    repo: &Repository,
-    index_env: &[(OsString, OsString)],
-    base: &ObjectId,
-    cancel: &CancellationToken,
-) -> Result<Vec<(Vec<u8>, ObjectId)>, Error> {
-    let output = repo
-        .git()
-        .envs(index_env)
-        .args(["diff-index", "--cached", "-z", "--raw", "--no-renames"])
-        .arg(base.as_str())
-        .run(cancel)
-        .await?;
-    let mut staged = Vec::new();
-    let mut records = split_nul(&output.stdout);
-    while let Some(record) = records.next() {
-        let Some(path) = records.next() else { break };
-        let Some(header) = record.strip_prefix(b":") else {
-            continue;
-        };
-        let fields: Vec<&[u8]> = header.split(|byte| *byte == b' ').collect();
-        let (Some(new_mode), Some(new_oid)) = (fields.get(1), fields.get(3)) else {
-            continue;
-        };
-        if FileMode::from_octal(new_mode) == Some(FileMode::Submodule) {
-            continue;
-        }
-        if let Some(oid) = ObjectId::from_hex_bytes(new_oid).filter(|oid| !oid.is_null()) {
-            staged.push((path.to_vec(), oid));
-        }
-    }
-    Ok(staged)
 }
 
 /// The environments of a snapshot's git children.
