@@ -10,11 +10,11 @@
 //!   pointed at a scratch git directory holding copies of the shared index files; from then on
 //!   every git this crate runs sees only whole indexes, written with `core.splitIndex=false`.
 //! - Right after a clone or a checkout, the user's index entries are "racily clean" (written
-//!   in the same instant as their files), so every git that reads that index rehashes them.
+//!   in the same second as their files), so every git that reads that index rehashes them.
 //!   turnkit never rewrites the user's index, so it keeps its own refreshed copy in its store
 //!   (`turnkit/index/`), named after the user's index file's identity (size, times, inode):
-//!   while the user's index is the same file, the copy holds the same entries with fresher
-//!   stat data, and a snapshot starts from it.
+//!   the snapshot's `git status` refreshes and rewrites the copy it scans, which is kept;
+//!   while the user's index is the same file, the next snapshot starts from it.
 
 use std::path::{Path, PathBuf};
 
@@ -29,46 +29,79 @@ use crate::{Error, Repository};
 /// `core.splitIndex`, `index.skipHash` or `feature.manyFiles` say.
 pub(crate) const WHOLE_INDEX: &[&str] = &["-c", "core.splitIndex=false"];
 
-/// Puts a whole, refreshed copy of the user's index at `to`, from turnkit's store when the
-/// user's index has not changed since the copy there was made.
+/// Puts a whole copy of the user's index at `to`: turnkit's refreshed copy when the user's
+/// index has not changed since it was made, else a copy of the user's (made whole if split).
 ///
-/// The copy keeps the modification time git gave it, which is what makes git's check for
-/// racily clean entries sound. An absent user's index leaves `to` absent.
+/// The copy keeps its modification time, which is what makes git's check for racily clean
+/// entries sound. An absent user's index leaves `to` absent.
 ///
 /// # Cancel safety
 ///
-/// Dropping the future kills the git children; the store only ever receives a complete copy
-/// (by rename).
+/// Dropping the future kills the git child; nothing is written outside the workspace.
 pub(crate) async fn prepare(
     repo: &Repository,
     workspace: &Path,
     to: &Path,
     cancel: &CancellationToken,
-) -> Result<(), Error> {
+) -> Result<Prepared, Error> {
     let Some(source) = fingerprint(&repo.index_file) else {
-        return Ok(());
+        return Ok(Prepared::default());
     };
     let cached = cache_path(repo, &source);
-    if copy_keeping_time(&cached, to).is_ok() {
-        return Ok(());
+    if let Ok(modified) = copy_keeping_time(&cached, to) {
+        return Ok(Prepared {
+            source: Some(source),
+            cached,
+            modified: Some(modified),
+        });
     }
     whole_copy(repo, workspace, to, cancel).await?;
+    // A copy of an index that was replaced meanwhile must not be kept under the old one's name.
     let unchanged = fingerprint(&repo.index_file).as_ref() == Some(&source);
-    // Refreshing rehashes the racily clean entries once and records fresh stat data; git
-    // writes the result with its own time, smudging any entry as new as the write.
-    repo.git()
-        .env("GIT_INDEX_FILE", to)
-        .args(WHOLE_INDEX)
-        .args(["update-index", "-q", "--refresh", "--unmerged"])
-        .args(["--ignore-missing", "--ignore-submodules"])
-        .allow_code(1)
-        .run(cancel)
-        .await?;
-    if unchanged {
-        // A store that cannot be written only costs the next snapshot the same refresh.
-        let _ = store_copy(repo, to, &cached);
+    Ok(Prepared {
+        source: unchanged.then_some(source),
+        cached,
+        modified: modified_time(to),
+    })
+}
+
+/// Where a snapshot's copy of the index came from, so that git's refresh of it can be kept.
+#[derive(Debug, Default)]
+pub(crate) struct Prepared {
+    /// The identity of the user's index the copy holds the entries of.
+    source: Option<Fingerprint>,
+    /// Where turnkit keeps its refreshed copy of that index.
+    cached: PathBuf,
+    /// The copy's modification time when it was made.
+    modified: Option<std::time::SystemTime>,
+}
+
+impl Prepared {
+    /// Keeps `index` as turnkit's refreshed copy of the user's index, when a git (the scan's
+    /// `status`) rewrote it and the user's index is still the one it came from.
+    ///
+    /// git rewrites an index it refreshed: entries it had to rehash (racily clean after a
+    /// clone, or stat-dirty with unchanged content) are clean in the new file, unless they are
+    /// as new as the write itself, which git marks to be checked again. So the next snapshot
+    /// starts from fresher stat data, and one in a later second clears what is left.
+    pub(crate) fn keep(&self, repo: &Repository, index: &Path) {
+        let Some(source) = &self.source else {
+            return;
+        };
+        if modified_time(index) == self.modified
+            || fingerprint(&repo.index_file).as_ref() != Some(source)
+        {
+            return;
+        }
+        // A store that cannot be written only costs the next snapshot the same rehashing.
+        let _ = store_copy(repo, index, &self.cached);
     }
-    Ok(())
+}
+
+fn modified_time(path: &Path) -> Option<std::time::SystemTime> {
+    std::fs::metadata(path)
+        .and_then(|metadata| metadata.modified())
+        .ok()
 }
 
 /// A path to an index git can read without touching the user's git directory: the user's own

@@ -9,6 +9,7 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio_util::sync::CancellationToken;
 
 use crate::git::split_nul;
+use crate::index::WHOLE_INDEX;
 use crate::object::FileMode;
 use crate::observe::blocking_ancestor;
 use crate::platform::{is_special, path_from_git, path_to_git, private_mode};
@@ -220,14 +221,21 @@ async fn status(
     index_env: &[(OsString, OsString)],
     cancel: &CancellationToken,
 ) -> Result<Status, Error> {
-    let mut command = repo.git().envs(index_env).args([
-        "status",
-        "--porcelain=v2",
-        "-z",
-        "--untracked-files=normal",
-        "--ignore-submodules=dirty",
-        "--no-renames",
-    ]);
+    // The scan's copy of the index is turnkit's own: `status` may refresh and rewrite it
+    // (whole, never split), which is how turnkit's refreshed copy stays fresh.
+    let mut command = repo
+        .git()
+        .envs(index_env)
+        .env("GIT_OPTIONAL_LOCKS", "1")
+        .args(WHOLE_INDEX)
+        .args([
+            "status",
+            "--porcelain=v2",
+            "-z",
+            "--untracked-files=normal",
+            "--ignore-submodules=dirty",
+            "--no-renames",
+        ]);
     if !repo.scope.as_os_str().is_empty() {
         command = command
             .env("GIT_LITERAL_PATHSPECS", "1")

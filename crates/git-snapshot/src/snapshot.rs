@@ -255,7 +255,7 @@ async fn build(
     } else {
         Vec::new()
     };
-    let envs = envs(repo, &temp_index, quarantine, &generation_alternate);
+    let envs = envs(repo, workspace.path(), quarantine, &generation_alternate);
     let (write_env, full_env) = (&envs.write, &envs.full);
 
     // Started now, so that its start-up overlaps the scan; it writes the commit object once
@@ -368,7 +368,11 @@ async fn scan_and_stage(
 ) -> Result<Scanned, Error> {
     let (index_env, write_env) = (envs.index.as_slice(), envs.write.as_slice());
     let scanning = async {
-        index::prepare(repo, workspace, &workspace.join("index"), cancel).await?;
+        let scan_index = workspace.join("scan-index");
+        let prepared = index::prepare(repo, workspace, &scan_index, cancel).await?;
+        if scan_index.exists() {
+            index::copy_keeping_time(&scan_index, &workspace.join("index"))?;
+        }
         // Started once the index is there, so that it reads it while the scan runs and only
         // hashes and writes once the paths are known. Dropped on an early return, it is killed
         // before it writes anything.
@@ -377,6 +381,7 @@ async fn scan_and_stage(
             scan(repo, options, index_env, cancel),
             unmerged_outside_scope(repo, index_env, cancel),
         )?;
+        prepared.keep(repo, &scan_index);
         Ok::<_, Error>((early, scanned, unmerged))
     };
     let ((early, scan, unmerged), head) = tokio::try_join!(scanning, repo.head(cancel))?;
@@ -456,7 +461,7 @@ async fn write_tree(
 
 /// The environments of a snapshot's git children.
 struct Envs {
-    /// Reading the temporary index.
+    /// Reading (and, for the scan's `status`, refreshing) the scan's copy of the index.
     index: Vec<(OsString, OsString)>,
     /// Writing objects into the quarantine, seeing only turnkit's store.
     write: Vec<(OsString, OsString)>,
@@ -466,15 +471,19 @@ struct Envs {
 
 fn envs(
     repo: &Repository,
-    temp_index: &Path,
+    workspace: &Path,
     quarantine: &Path,
     generation_alternate: &[PathBuf],
 ) -> Envs {
     let index_env = vec![(
         OsString::from("GIT_INDEX_FILE"),
-        temp_index.as_os_str().to_owned(),
+        workspace.join("scan-index").into_os_string(),
     )];
-    let mut write_env = index_env.clone();
+    let build_env = vec![(
+        OsString::from("GIT_INDEX_FILE"),
+        workspace.join("index").into_os_string(),
+    )];
+    let mut write_env = build_env.clone();
     write_env.push((
         "GIT_OBJECT_DIRECTORY".into(),
         quarantine.as_os_str().to_owned(),
@@ -488,7 +497,7 @@ fn envs(
             alternates(generation_alternate),
         ));
     }
-    let mut full_env = index_env.clone();
+    let mut full_env = build_env;
     full_env.push((
         "GIT_OBJECT_DIRECTORY".into(),
         quarantine.as_os_str().to_owned(),
