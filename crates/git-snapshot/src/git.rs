@@ -59,10 +59,9 @@ impl Git {
     }
 }
 
-/// What a finished git child left: its exit code and what it printed.
+/// What a finished git child printed.
 #[derive(Debug)]
 pub(crate) struct GitOutput {
-    pub(crate) code: i32,
     pub(crate) stdout: Vec<u8>,
 }
 
@@ -274,7 +273,6 @@ impl Started {
             return Err(command.failure(output.status, &output.stderr));
         }
         Ok(GitOutput {
-            code,
             stdout: output.stdout,
         })
     }

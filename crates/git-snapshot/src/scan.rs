@@ -29,6 +29,8 @@ pub(crate) struct Scan {
     /// Changed tracked regular files and the blob their index entry names, which git reads
     /// to decide whether CRLF stays as it is.
     pub(crate) index_blobs: Vec<(Vec<u8>, ObjectId)>,
+    /// The commit HEAD points at (`None` on an unborn branch), as the scan saw it.
+    pub(crate) head: Option<ObjectId>,
     /// Index entries that differ from HEAD in the scope, with their objects.
     pub(crate) staged: Vec<(Vec<u8>, ObjectId)>,
     /// Permission bits git does not record, of the files read.
@@ -38,6 +40,10 @@ pub(crate) struct Scan {
 /// What the working tree holds beside the index, before untracked entries are sorted out.
 #[derive(Debug, Default)]
 struct Status {
+    /// The commit HEAD points at; `None` on an unborn branch.
+    head: Option<ObjectId>,
+    /// Whether status said what HEAD is.
+    head_seen: bool,
     staged: Vec<(Vec<u8>, ObjectId)>,
     changed: Vec<Vec<u8>>,
     index_blobs: Vec<(Vec<u8>, ObjectId)>,
@@ -59,7 +65,14 @@ pub(crate) async fn scan(
 ) -> Result<Scan, Error> {
     let status = status(repo, index_env, cancel).await?;
     let excluded: BTreeSet<&[u8]> = options.excluded_dirs.iter().map(String::as_bytes).collect();
+    if !status.head_seen {
+        return Err(Error::UnexpectedOutput {
+            command: "git status --porcelain=v2 --branch".to_owned(),
+            detail: "no `# branch.oid` line".to_owned(),
+        });
+    }
     let mut scan = Scan {
+        head: status.head,
         update: status.changed,
         index_blobs: status.index_blobs,
         staged: status.staged,
@@ -235,6 +248,9 @@ async fn status(
             "--untracked-files=normal",
             "--ignore-submodules=dirty",
             "--no-renames",
+            // HEAD's commit, without counting commits against an upstream.
+            "--branch",
+            "--no-ahead-behind",
         ]);
     if !repo.scope.as_os_str().is_empty() {
         command = command
@@ -298,7 +314,13 @@ async fn status(
                     status.untracked_files.push(path.to_vec());
                 }
             }
-            Some(b'#' | b'!') => {}
+            Some(b'#') => {
+                if let Some(oid) = record.strip_prefix(b"# branch.oid ") {
+                    status.head = ObjectId::from_hex_bytes(oid);
+                    status.head_seen = true;
+                }
+            }
+            Some(b'!') => {}
             _ => return Err(unexpected()),
         }
     }

@@ -356,8 +356,8 @@ struct Scanned {
     early: Started,
 }
 
-/// Prepares the temporary index, then scans the working tree against it while HEAD is read,
-/// and starts the `update-index` that will take the scan's paths.
+/// Prepares the temporary index, then scans the working tree against it, and starts the
+/// `update-index` that will take the scan's paths.
 async fn scan_and_stage(
     repo: &Repository,
     options: &SnapshotOptions,
@@ -384,9 +384,9 @@ async fn scan_and_stage(
         prepared.keep(repo, &scan_index);
         Ok::<_, Error>((early, scanned, unmerged))
     };
-    let ((early, scan, unmerged), head) = tokio::try_join!(scanning, repo.head(cancel))?;
+    let (early, scan, unmerged) = scanning.await?;
     Ok(Scanned {
-        head,
+        head: scan.head.clone(),
         scan,
         unmerged,
         early,
