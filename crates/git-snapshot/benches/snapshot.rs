@@ -64,6 +64,19 @@ fn git(work: &Path, global_config: &Path, args: &[&str]) -> Command {
     command
 }
 
+/// `git init`, then one commit of everything in `work`.
+fn commit_everything(work: &Path, global_config: &Path, message: &str) {
+    run(git(work, global_config, &["init", "-q", "-b", "main"]));
+    run(git(work, global_config, &["add", "-A"]));
+    let mut commit = git(work, global_config, &["commit", "-q", "-m", message]);
+    commit
+        .env("GIT_AUTHOR_NAME", "bench")
+        .env("GIT_AUTHOR_EMAIL", "bench@example.invalid")
+        .env("GIT_COMMITTER_NAME", "bench")
+        .env("GIT_COMMITTER_EMAIL", "bench@example.invalid");
+    run(commit);
+}
+
 fn run(mut command: Command) {
     let output = command.output().expect("git runs");
     assert!(
@@ -97,16 +110,7 @@ fn generate() -> Fixture {
             }
         }
     }
-    run(git(&work, &global_config, &["init", "-q", "-b", "main"]));
-    run(git(&work, &global_config, &["add", "-A"]));
-    let mut commit = git(&work, &global_config, &["commit", "-q", "-m", "generated"]);
-    commit
-        .env("GIT_AUTHOR_NAME", "bench")
-        .env("GIT_AUTHOR_EMAIL", "bench@example.invalid");
-    commit
-        .env("GIT_COMMITTER_NAME", "bench")
-        .env("GIT_COMMITTER_EMAIL", "bench@example.invalid");
-    run(commit);
+    commit_everything(&work, &global_config, "generated");
 
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -357,15 +361,7 @@ fn small() -> Small {
                 .expect("file");
         }
     }
-    run(git(&origin, &global_config, &["init", "-q", "-b", "main"]));
-    run(git(&origin, &global_config, &["add", "-A"]));
-    let mut commit = git(&origin, &global_config, &["commit", "-q", "-m", "small"]);
-    commit
-        .env("GIT_AUTHOR_NAME", "bench")
-        .env("GIT_AUTHOR_EMAIL", "bench@example.invalid")
-        .env("GIT_COMMITTER_NAME", "bench")
-        .env("GIT_COMMITTER_EMAIL", "bench@example.invalid");
-    run(commit);
+    commit_everything(&origin, &global_config, "small");
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 
 use tokio_util::sync::CancellationToken;
 
-use crate::git::{split_lines, split_nul};
+use crate::git::{batch_records, split_lines, split_nul};
 use crate::index::WHOLE_INDEX;
 use crate::platform::{is_executable, path_from_git};
 use crate::{Error, ObjectId, Repository};
@@ -77,7 +77,10 @@ pub(crate) async fn keep_unconverted(
         .stdin(question)
         .run(cancel)
         .await?;
-    let checked_out = batch_contents(&output.stdout);
+    let checked_out: Vec<Option<&[u8]>> = batch_records(&output.stdout)
+        .into_iter()
+        .map(|(_, content)| content)
+        .collect();
     let lossy: Vec<&Vec<u8>> = asked
         .into_iter()
         .zip(checked_out.into_iter().chain(std::iter::repeat(None)))
@@ -158,30 +161,4 @@ async fn stored_blobs(
         }
     }
     Ok(stored)
-}
-
-/// The contents of `cat-file --batch` output, in order; `None` for a missing object.
-fn batch_contents(mut rest: &[u8]) -> Vec<Option<&[u8]>> {
-    let mut contents = Vec::new();
-    while !rest.is_empty() {
-        let header_end = rest
-            .iter()
-            .position(|byte| *byte == b'\n')
-            .unwrap_or(rest.len());
-        let header = &rest[..header_end];
-        rest = rest.get(header_end + 1..).unwrap_or_default();
-        let size = header
-            .rsplit(|byte| *byte == b' ')
-            .next()
-            .and_then(|size| std::str::from_utf8(size).ok())
-            .and_then(|size| size.parse::<usize>().ok());
-        match size {
-            Some(size) if !header.ends_with(b" missing") => {
-                contents.push(rest.get(..size));
-                rest = rest.get(size + 1..).unwrap_or_default();
-            }
-            _ => contents.push(None),
-        }
-    }
-    contents
 }

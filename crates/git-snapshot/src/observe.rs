@@ -12,7 +12,7 @@ use std::path::{Component, Path, PathBuf};
 
 use tokio_util::sync::CancellationToken;
 
-use crate::git::split_lines;
+use crate::git::{batch_records, split_lines};
 use crate::object::{FileMode, TreeEntry};
 use crate::platform::{Fingerprint, is_executable, path_to_git};
 use crate::{Error, ObjectId, Repository};
@@ -267,31 +267,14 @@ pub(crate) async fn read_blobs(
         .args(["cat-file", "--batch"])
         .stdin(question);
     let output = command.run(cancel).await?;
-    let mut rest = output.stdout.as_slice();
-    while !rest.is_empty() {
-        let header_end = rest
-            .iter()
-            .position(|byte| *byte == b'\n')
-            .unwrap_or(rest.len());
-        let header = &rest[..header_end];
-        rest = rest.get(header_end + 1..).unwrap_or_default();
-        let fields: Vec<&[u8]> = header.split(|byte| *byte == b' ').collect();
-        let [oid, _kind, size] = fields.as_slice() else {
-            continue;
-        };
-        let Some(size) = std::str::from_utf8(size)
-            .ok()
-            .and_then(|s| s.parse::<usize>().ok())
-        else {
-            continue;
-        };
-        let Some(content) = rest.get(..size) else {
-            break;
-        };
-        if let Some(oid) = ObjectId::from_hex_bytes(oid) {
+    for (header, content) in batch_records(&output.stdout) {
+        let oid = header
+            .split(|byte| *byte == b' ')
+            .next()
+            .unwrap_or_default();
+        if let (Some(oid), Some(content)) = (ObjectId::from_hex_bytes(oid), content) {
             blobs.insert(oid, content.to_vec());
         }
-        rest = rest.get(size + 1..).unwrap_or_default();
     }
     Ok(blobs)
 }

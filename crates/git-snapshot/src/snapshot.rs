@@ -164,11 +164,12 @@ pub enum SkipReason {
 
 /// Takes a snapshot of the working tree below the repository's scope.
 ///
-/// Builds the tree in a temporary index (a copy of the user's, so git's stat cache spares
-/// rehashing unchanged files), refreshes only the paths `git diff-files` reports as changed and
-/// those `git ls-files --others` reports as untracked, and writes the tree and a commit with a
-/// fixed identity into turnkit's object store. HEAD, refs, the user's index, stash and config
-/// are never changed and no lock of the user's repository is taken. See the crate documentation for where objects live.
+/// Builds the tree in a temporary index (turnkit's refreshed copy of the user's, so git's stat
+/// cache spares rehashing unchanged files), refreshes only the paths `git status` reports as
+/// changed or untracked, and writes the tree and a commit with a fixed identity into
+/// turnkit's object store. HEAD, refs, the user's index, stash and config are never changed,
+/// no file of the git directory outside turnkit's store is written or touched, and no lock of
+/// the user's repository is taken. See the crate documentation for where objects live.
 ///
 /// Fails with [`Error::RefusedDirectory`] for a home directory or filesystem root, and with
 /// [`Error::BudgetExceeded`] past [`SnapshotOptions::time_budget`]; either way nothing is
@@ -408,7 +409,7 @@ impl Kept<'_> {
     /// `diff-tree` against HEAD finds.
     ///
     /// Trees and the blobs just hashed were written into the quarantine; what else the index
-    /// holds beyond HEAD (staged content, a merge in progress) is what `diff-index --cached`
+    /// holds beyond HEAD (staged content, a merge in progress) is what the scan's `status`
     /// listed, less what the snapshot's own paths replaced.
     async fn keep(
         &self,

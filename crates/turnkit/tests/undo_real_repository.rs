@@ -12,32 +12,13 @@
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
-use std::process::Command;
 use std::sync::Arc;
 
 use turnkit::tasks_ghost_snapshot::Snapshot;
 use turnkit::tasks_ghost_snapshot::git_snapshot::{OpenOptions, Repository};
+use turnkit::testkit::git::git;
 use turnkit::testkit::{FnTask, TestSession};
 use turnkit::{CancellationToken, EventMsg, Op, ResponseItem, TaskKind, TurnSnapshots};
-
-fn git(dir: &Path, args: &[&str]) -> String {
-    let output = Command::new("git")
-        .current_dir(dir)
-        .args(args)
-        .env_remove("GIT_DIR")
-        .env_remove("GIT_WORK_TREE")
-        .env_remove("GIT_INDEX_FILE")
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .output()
-        .expect("git runs");
-    assert!(
-        output.status.success(),
-        "git {args:?} failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8(output.stdout).expect("utf-8")
-}
 
 /// Sizes and times of every file under `.git` but turnkit's store.
 fn git_dir_files(dir: &Path) -> Vec<(String, u64, std::time::SystemTime)> {
