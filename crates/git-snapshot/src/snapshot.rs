@@ -208,7 +208,7 @@ pub async fn snapshot(
     // Once every object is written, moving them is quick and local: finishing it beats leaving
     // a snapshot half-moved because the budget ran out.
     store.migrate(quarantine.path(), &generation)?;
-    drop(quarantine);
+    quarantine.set_aside();
     Ok(Snapshot {
         commit: built.commit,
         tree: built.tree,
