@@ -6,6 +6,8 @@
 //! turnkit/objects/2025-06-01/   one git object directory per UTC day ("generation")
 //! turnkit/objects/2025-06-02/
 //! turnkit/tmp/incoming-XXXXXX/  a snapshot's quarantine while it is being taken
+//! turnkit/tmp/idle-XXXXXX/      an emptied quarantine, set aside for the next snapshot
+//! turnkit/index/                turnkit's refreshed copy of each worktree's index
 //! ```
 //!
 //! A snapshot writes its new objects into a fresh quarantine directory whose alternates are the
