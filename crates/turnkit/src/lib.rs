@@ -9,6 +9,8 @@
 //!   `turnkit-session-core`;
 //! - `model` and `model_openai` (feature `openai`): the model interface and the
 //!   OpenAI-compatible HTTP client;
+//! - [`tasks_regular`] (feature `regular`): the agent turn's built-in tools (`shell`,
+//!   `apply_patch`, `update_plan`, `subagent`), each applying the session's approval policy;
 //! - [`tasks_shell`] (feature `shell`): the user's own shell command
 //!   (`Op::RunUserShellCommand`), streamed live and recorded for the model;
 //! - [`testkit`] (feature `testkit`, not part of `full`): run ops against a real session in a
@@ -90,8 +92,9 @@ pub use turnkit_model_openai as model_openai;
 pub use turnkit_protocol as protocol;
 pub use turnkit_protocol::{
     ApprovalOrigin, ApprovalPolicy, ApprovalRequest, ApprovalSubject, ContentItem, Event, EventMsg,
-    ExecCommandEnd, ExecSource, ExecStream, Op, ResponseItem, ReviewDecision, ReviewRequest, Role,
-    SubSessionOutcome, Submission, TaskKind, ToolSpec, TurnAbortReason, UndoCompleted, UserInput,
+    ExecCommandEnd, ExecSource, ExecStream, FileChange, Op, PlanStep, ResponseItem, ReviewDecision,
+    ReviewRequest, Role, StepStatus, SubSessionOutcome, Submission, TaskKind, ToolSpec,
+    TurnAbortReason, UndoCompleted, UserInput,
 };
 pub use turnkit_session_core::{
     CancellationToken, ChildOutcome, DEFAULT_GRACE_PERIOD, DEFAULT_MAX_DEPTH,
@@ -102,6 +105,8 @@ pub use turnkit_session_core::{
 };
 #[cfg(feature = "ghost-snapshot")]
 pub use turnkit_tasks_ghost_snapshot as tasks_ghost_snapshot;
+#[cfg(feature = "regular")]
+pub use turnkit_tasks_regular as tasks_regular;
 #[cfg(feature = "shell")]
 pub use turnkit_tasks_shell as tasks_shell;
 #[cfg(feature = "undo")]
