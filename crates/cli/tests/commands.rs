@@ -186,7 +186,7 @@ fn sigint_during_a_user_shell_command_kills_its_tree_and_exits_130() {
         assert!(Instant::now() < deadline, "the command never started");
         std::thread::sleep(Duration::from_millis(20));
     };
-    let group = process_group(pid);
+    let group = support::process_group(pid);
     assert!(!turnkit::testkit::process::live_group_members(group).is_empty());
     let kill = std::process::Command::new("kill")
         .args(["-INT", &child.id().to_string()])
@@ -212,15 +212,4 @@ fn sigint_during_a_user_shell_command_kills_its_tree_and_exits_130() {
         .find(|line| line.contains("\"type\":\"event\""))
         .expect("an event");
     assert!(last_event.contains("turn_aborted"), "{last_event}");
-}
-
-fn process_group(pid: u32) -> u32 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("the process is alive");
-    let (_, after) = stat.rsplit_once(')').expect("a stat line");
-    after
-        .split_whitespace()
-        .nth(2)
-        .expect("a pgid")
-        .parse()
-        .expect("a number")
 }

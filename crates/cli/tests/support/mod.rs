@@ -125,3 +125,15 @@ pub fn text(bytes: &[u8]) -> String {
 pub fn read(path: &Path) -> Option<String> {
     std::fs::read_to_string(path).ok()
 }
+
+/// The process group of a live process, from `/proc`.
+pub fn process_group(pid: u32) -> u32 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("the process is alive");
+    let (_, after) = stat.rsplit_once(')').expect("a stat line");
+    after
+        .split_whitespace()
+        .nth(2)
+        .expect("a pgid")
+        .parse()
+        .expect("a number")
+}
