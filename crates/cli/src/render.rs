@@ -368,46 +368,55 @@ impl Human {
     fn review_output(&mut self, output: Option<&Value>, prefix: &str) {
         let Some(output) = output.filter(|output| !output.is_null()) else {
             self.line(&format!(
-                "{prefix}{YELLOW}review ended without a result{YELLOW:#}"
+                "{prefix}{YELLOW}the review ended without a result{YELLOW:#}"
             ));
             return;
         };
-        for finding in output
-            .get("findings")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-        {
-            let field = |key: &str| finding.get(key).and_then(Value::as_str).unwrap_or("");
-            let priority = finding.get("priority").map(|p| match p {
-                Value::Number(number) => format!("P{number}"),
-                other => other.as_str().unwrap_or("P?").to_owned(),
-            });
-            let location = finding
-                .get("code_location")
-                .or_else(|| finding.get("location"));
-            let file = location
-                .and_then(|l| l.get("absolute_file_path").or_else(|| l.get("file")))
-                .and_then(Value::as_str)
-                .unwrap_or("");
-            let line = location
-                .and_then(|l| l.pointer("/line_range/start").or_else(|| l.get("line")))
-                .and_then(Value::as_u64)
-                .map(|line| format!(":{line}"))
-                .unwrap_or_default();
-            self.line(&format!(
-                "{prefix}{RED}[{}]{RED:#} {BOLD}{}{BOLD:#} {DIM}{file}{line}{DIM:#}",
-                priority.unwrap_or_default(),
-                field("title")
-            ));
-            self.line(&format!("{prefix}    {}", field("body")));
-        }
-        for key in ["overall_correctness", "overall_explanation"] {
-            if let Some(text) = output.get(key).and_then(Value::as_str) {
-                self.line(&format!("{prefix}{text}"));
-            }
+        for line in review_lines(output) {
+            self.line(&format!("{prefix}{line}"));
         }
     }
+}
+
+/// A review's findings as a readable list: priority, file:line, title, then the body; then
+/// the verdict and its explanation.
+pub(crate) fn review_lines(output: &Value) -> Vec<String> {
+    let mut lines = Vec::new();
+    let findings = output.get("findings").and_then(Value::as_array);
+    for finding in findings.into_iter().flatten() {
+        let field = |key: &str| finding.get(key).and_then(Value::as_str).unwrap_or("");
+        let priority = finding.get("priority").and_then(Value::as_u64).unwrap_or(3);
+        let location = finding.get("location");
+        let file = location
+            .and_then(|location| location.get("path"))
+            .and_then(Value::as_str)
+            .unwrap_or("?");
+        let line = location
+            .and_then(|location| location.get("start_line"))
+            .and_then(Value::as_u64)
+            .unwrap_or(0);
+        let colour = if priority <= 1 { RED } else { YELLOW };
+        lines.push(format!(
+            "{colour}[P{priority}]{colour:#} {CYAN}{file}:{line}{CYAN:#} {BOLD}{}{BOLD:#}",
+            field("title")
+        ));
+        for body_line in field("body").lines() {
+            lines.push(format!("      {body_line}"));
+        }
+    }
+    if findings.is_none_or(Vec::is_empty) {
+        lines.push(format!("{GREEN}no findings{GREEN:#}"));
+    }
+    let verdict = output
+        .get("overall_correctness")
+        .and_then(Value::as_str)
+        .unwrap_or("unknown");
+    let explanation = output
+        .get("overall_explanation")
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    lines.push(format!("{BOLD}verdict:{BOLD:#} {verdict}. {explanation}"));
+    lines
 }
 
 /// What an approval request shows: the command or the diff, why, and who asks.
