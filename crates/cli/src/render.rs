@@ -378,7 +378,7 @@ impl Human {
     }
 }
 
-/// A review's findings as a readable list: priority, file:line, title, then the body; then
+/// A review's findings as a readable list: priority, `file:line`, title, then the body; then
 /// the verdict and its explanation.
 pub(crate) fn review_lines(output: &Value) -> Vec<String> {
     let mut lines = Vec::new();
