@@ -64,10 +64,29 @@ fn new_session(cwd: &Path, policy: ApprovalPolicy) -> anyhow::Result<(SessionBui
     Ok((builder, id))
 }
 
-fn stored_note(output: &mut Output, id: &str) {
-    output.note(&format!(
-        "session {id} (continue it with `turnkit resume {id}`)"
-    ));
+/// Builds the session and its driver; `stored` is the id to tell the person, if any.
+fn start(
+    builder: SessionBuilder,
+    json: bool,
+    policy: ApprovalPolicy,
+    stored: Option<&str>,
+) -> anyhow::Result<Driver> {
+    // Installed before anything can spawn a child, so Ctrl-C always reaches the driver.
+    let signals = Signals::install()?;
+    let session = builder.build().context("cannot start the session")?;
+    let mut output = Output::new(json);
+    if let Some(id) = stored {
+        output.note(&format!(
+            "session {id} (continue it with `turnkit resume {id}`)"
+        ));
+    }
+    Ok(Driver::new(
+        session,
+        output,
+        Approvals::for_terminal(json),
+        policy,
+        signals,
+    ))
 }
 
 async fn run_turn(
@@ -78,20 +97,7 @@ async fn run_turn(
     id: &str,
     text: String,
 ) -> anyhow::Result<Outcome> {
-    let signals = Signals::install()?;
-    let session = builder
-        .service(model)
-        .build()
-        .context("cannot start the session")?;
-    let mut output = Output::new(json);
-    stored_note(&mut output, id);
-    let mut driver = Driver::new(
-        session,
-        output,
-        Approvals::for_terminal(json),
-        policy,
-        signals,
-    );
+    let mut driver = start(builder.service(model), json, policy, Some(id))?;
     driver
         .run(Op::UserInput {
             items: vec![UserInput::text(text)],
@@ -136,19 +142,12 @@ pub(crate) async fn resume(args: ResumeArgs) -> anyhow::Result<Outcome> {
 pub(crate) async fn shell(args: ShellArgs) -> anyhow::Result<u8> {
     let cwd = work_dir(args.common.cd.as_deref())?;
     let (builder, id) = new_session(&cwd, ApprovalPolicy::default())?;
-    let signals = Signals::install()?;
-    let session = builder.build().context("cannot start the session")?;
-    let mut output = Output::new(args.common.json);
-    if !args.common.json {
-        stored_note(&mut output, &id);
-    }
-    let mut driver = Driver::new(
-        session,
-        output,
-        Approvals::for_terminal(args.common.json),
+    let mut driver = start(
+        builder,
+        args.common.json,
         ApprovalPolicy::default(),
-        signals,
-    );
+        Some(&id),
+    )?;
     let mut end: Option<ExecCommandEnd> = None;
     let outcome = driver
         .run_with(
@@ -186,17 +185,7 @@ fn shell_command(words: &[String]) -> String {
 pub(crate) async fn snapshot(args: CommonArgs) -> anyhow::Result<Outcome> {
     let cwd = work_dir(args.cd.as_deref())?;
     let (builder, id) = new_session(&cwd, ApprovalPolicy::default())?;
-    let signals = Signals::install()?;
-    let session = builder.build().context("cannot start the session")?;
-    let mut output = Output::new(args.json);
-    stored_note(&mut output, &id);
-    let mut driver = Driver::new(
-        session,
-        output,
-        Approvals::for_terminal(args.json),
-        ApprovalPolicy::default(),
-        signals,
-    );
+    let mut driver = start(builder, args.json, ApprovalPolicy::default(), Some(&id))?;
     driver
         .run(Op::Custom {
             name: TaskKind::GHOST_SNAPSHOT.to_string(),
@@ -218,19 +207,8 @@ pub(crate) async fn undo(args: UndoArgs) -> anyhow::Result<Outcome> {
     if args.dry_run {
         return undo_plan(&stored.path, &cwd, args.common.json).await;
     }
-    let signals = Signals::install()?;
-    let session = turnkit::builder()
-        .cwd(&stored.cwd)
-        .resume(&stored.path)
-        .build()
-        .context("cannot resume the session to undo its last turn")?;
-    let mut driver = Driver::new(
-        session,
-        Output::new(args.common.json),
-        Approvals::for_terminal(args.common.json),
-        ApprovalPolicy::default(),
-        signals,
-    );
+    let builder = turnkit::builder().cwd(&stored.cwd).resume(&stored.path);
+    let mut driver = start(builder, args.common.json, ApprovalPolicy::default(), None)?;
     driver.run(Op::Undo).await
 }
 

@@ -167,26 +167,41 @@ impl Demo {
             .await
     }
 
-    async fn snapshot(&mut self) -> anyhow::Result<()> {
-        let kind = TaskKind::GHOST_SNAPSHOT;
+    /// A step that is one op and succeeds when its task completes.
+    async fn simple(
+        &mut self,
+        kind: TaskKind,
+        what: &'static str,
+        heading: &str,
+        op: Op,
+        done: &str,
+    ) -> anyhow::Result<()> {
         if !self.has(&kind) {
-            self.record(kind, "snapshot before the edit", StepResult::NotBuilt);
+            self.record(kind, what, StepResult::NotBuilt);
             return Ok(());
         }
-        self.heading("1. a ghost snapshot of the working tree, before anything changes");
-        let outcome = self
-            .driver
-            .run(Op::Custom {
-                name: kind.to_string(),
-                payload: serde_json::Value::Null,
-            })
-            .await?;
-        let result = match outcome {
-            Outcome::Completed => StepResult::Ok("snapshot taken; HEAD and index untouched".into()),
+        self.heading(heading);
+        let result = match self.driver.run(op).await? {
+            Outcome::Completed => StepResult::Ok(done.to_owned()),
             other => StepResult::Failed(format!("{other:?}")),
         };
-        self.record(kind, "snapshot before the edit", result);
+        self.record(kind, what, result);
         Ok(())
+    }
+
+    async fn snapshot(&mut self) -> anyhow::Result<()> {
+        let op = Op::Custom {
+            name: TaskKind::GHOST_SNAPSHOT.to_string(),
+            payload: serde_json::Value::Null,
+        };
+        self.simple(
+            TaskKind::GHOST_SNAPSHOT,
+            "snapshot before the edit",
+            "1. a ghost snapshot of the working tree, before anything changes",
+            op,
+            "snapshot taken; HEAD and index untouched",
+        )
+        .await
     }
 
     async fn agent_turn(&mut self) -> anyhow::Result<()> {
@@ -247,24 +262,17 @@ impl Demo {
     }
 
     async fn user_shell(&mut self) -> anyhow::Result<()> {
-        let kind = TaskKind::USER_SHELL;
-        if !self.has(&kind) {
-            self.record(kind, "your own command", StepResult::NotBuilt);
-            return Ok(());
-        }
-        self.heading("3. your own shell command, streamed");
-        let outcome = self
-            .driver
-            .run(Op::RunUserShellCommand {
-                command: "git status --short".into(),
-            })
-            .await?;
-        let result = match outcome {
-            Outcome::Completed => StepResult::Ok("`git status --short` ran".into()),
-            other => StepResult::Failed(format!("{other:?}")),
+        let op = Op::RunUserShellCommand {
+            command: "git status --short".into(),
         };
-        self.record(kind, "your own command", result);
-        Ok(())
+        self.simple(
+            TaskKind::USER_SHELL,
+            "your own command",
+            "3. your own shell command, streamed",
+            op,
+            "`git status --short` ran",
+        )
+        .await
     }
 
     async fn subagent(&mut self) -> anyhow::Result<()> {
@@ -371,19 +379,14 @@ impl Demo {
     }
 
     async fn compact(&mut self) -> anyhow::Result<()> {
-        let kind = TaskKind::COMPACT;
-        if !self.has(&kind) {
-            self.record(kind, "compact the history", StepResult::NotBuilt);
-            return Ok(());
-        }
-        self.heading("7. compaction: the history is summarised by a child session");
-        let outcome = self.driver.run(Op::Compact).await?;
-        let result = match outcome {
-            Outcome::Completed => StepResult::Ok("history compacted".into()),
-            other => StepResult::Failed(format!("{other:?}")),
-        };
-        self.record(kind, "compact the history", result);
-        Ok(())
+        self.simple(
+            TaskKind::COMPACT,
+            "compact the history",
+            "7. compaction: the history is summarised by a child session",
+            Op::Compact,
+            "history compacted",
+        )
+        .await
     }
 
     async fn interrupt(&mut self) -> anyhow::Result<()> {

@@ -170,10 +170,7 @@ impl Human {
                 if root {
                     self.stop_spinner();
                 }
-                let reason = serde_json::to_value(reason)
-                    .ok()
-                    .and_then(|value| value.as_str().map(str::to_owned))
-                    .unwrap_or_default();
+                let reason = wire_name(reason);
                 self.line(&format!(
                     "{prefix}{YELLOW}■ turn aborted ({reason}){YELLOW:#}"
                 ));
@@ -214,10 +211,7 @@ impl Human {
             EventMsg::ExecCommandBegin {
                 command, source, ..
             } => {
-                let source = serde_json::to_value(source)
-                    .ok()
-                    .and_then(|value| value.as_str().map(str::to_owned))
-                    .unwrap_or_default();
+                let source = wire_name(source);
                 self.line(&format!(
                     "{prefix}{CYAN}$ {}{CYAN:#} {DIM}({source}){DIM:#}",
                     shell_words(command)
@@ -269,10 +263,7 @@ impl Human {
                 ));
             }
             EventMsg::SubSessionEnded { origin, outcome } => {
-                let outcome = serde_json::to_value(outcome)
-                    .ok()
-                    .and_then(|value| value.as_str().map(str::to_owned))
-                    .unwrap_or_default();
+                let outcome = wire_name(outcome);
                 self.line(&format!(
                     "{prefix}{MAGENTA}↲ {}{MAGENTA:#} {DIM}sub-session {outcome}{DIM:#}",
                     origin.task_kind
@@ -476,6 +467,14 @@ fn colour_diff(diff: &str, prefix: &str) -> String {
         })
         .collect::<Vec<_>>()
         .join("\n")
+}
+
+/// A unit enum's name as the protocol writes it (`interrupted`, `user_shell`).
+fn wire_name(value: &impl serde::Serialize) -> String {
+    serde_json::to_value(value)
+        .ok()
+        .and_then(|value| value.as_str().map(str::to_owned))
+        .unwrap_or_default()
 }
 
 /// A command as a person would type it.
