@@ -41,6 +41,7 @@ mod history;
 mod review;
 mod submission;
 mod task_kind;
+mod tokens;
 mod tool;
 mod undo;
 
@@ -54,5 +55,6 @@ pub use history::{ContentItem, ResponseItem, Role};
 pub use review::ReviewRequest;
 pub use submission::{Op, Submission, UserInput};
 pub use task_kind::TaskKind;
+pub use tokens::{TokenUsage, TokenUsageInfo};
 pub use tool::ToolSpec;
 pub use undo::UndoCompleted;
