@@ -66,6 +66,7 @@
 //! ```
 
 mod approvals;
+mod compactor;
 mod context;
 mod driver;
 mod error;
@@ -80,6 +81,7 @@ mod subsession;
 mod task;
 mod tool;
 
+pub use compactor::{CompactionReport, Compactor};
 pub use context::TaskContext;
 pub use error::Error;
 pub use registry::{DEFAULT_GRACE_PERIOD, TaskFactory, TaskRegistration};

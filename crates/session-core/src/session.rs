@@ -162,6 +162,7 @@ impl SessionBuilder {
         };
         let mut session_id = self.session_id.unwrap_or_else(fresh_session_id);
         let mut history = Vec::new();
+        let mut token_usage = None;
         let mut next_seq = 0;
         let mut next_submission = 0;
         let mut warnings = Vec::new();
@@ -187,6 +188,7 @@ impl SessionBuilder {
                 let resumed = rollout::resume(&path)?;
                 session_id = resumed.session_id;
                 history = resumed.history;
+                token_usage = resumed.token_usage;
                 next_seq = resumed.next_seq;
                 next_submission = resumed.last_submission;
                 warnings = resumed.warnings;
@@ -213,6 +215,7 @@ impl SessionBuilder {
             approvals,
             tree,
             history: Mutex::new(history),
+            token_usage: Mutex::new(token_usage),
             state: Mutex::new(State {
                 active: None,
                 queued_input: VecDeque::new(),

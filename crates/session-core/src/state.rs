@@ -11,7 +11,9 @@ use std::time::Duration;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::AbortOnDropHandle;
-use turnkit_protocol::{EventMsg, ResponseItem, TaskKind, TurnAbortReason, UserInput};
+use turnkit_protocol::{
+    EventMsg, ResponseItem, TaskKind, TokenUsageInfo, TurnAbortReason, UserInput,
+};
 
 use crate::approvals::ApprovalBroker;
 use crate::driver::{self, TurnStart};
@@ -30,6 +32,8 @@ pub(crate) struct Shared {
     pub(crate) approvals: ApprovalBroker,
     pub(crate) tree: crate::subsession::Tree,
     pub(crate) history: Mutex<Vec<ResponseItem>>,
+    /// The tally of the last `token_count` event, restored from the rollout on resume.
+    pub(crate) token_usage: Mutex<Option<TokenUsageInfo>>,
     pub(crate) state: Mutex<State>,
     pub(crate) root: CancellationToken,
     pub(crate) runtime: tokio::runtime::Handle,
