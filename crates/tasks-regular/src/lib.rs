@@ -29,12 +29,21 @@
 //! assert!(matches!(classify_script("cat notes > out.txt"), CommandSafety::NeedsApproval { .. }));
 //! ```
 
+mod compact;
+mod config;
 mod error;
 mod exec_output;
+mod ledger;
 mod patch;
+mod prompt;
 mod safety;
+mod turn;
 
-pub use error::Error;
+pub use config::{DEFAULT_AUTO_COMPACT_PERCENT, DEFAULT_INSTRUCTIONS, RegularConfig, registration};
+pub use error::{Error, TurnError};
+pub use ledger::{ABORTED_BEFORE_START, ABORTED_WHILE_RUNNING, INTERRUPTED_NOTE, RESPONSE_FAILED};
+pub use prompt::{MISSING_OUTPUT, build_prompt, prompt_input, user_message};
+pub use turn::RegularTask;
 pub use exec_output::{ModelOutputLimits, format_exec_output};
 pub use patch::{
     FileChange, FileOperation, Hunk, HunkLine, Patch, PatchPlan, apply_patch, parse_patch,
