@@ -43,17 +43,30 @@ fn text() -> impl Strategy<Value = String> {
 }
 
 fn token_usage() -> impl Strategy<Value = TokenUsage> {
-    (any::<u64>(), any::<u64>(), any::<u64>(), any::<u64>(), any::<u64>()).prop_map(
-        |(input_tokens, cached_input_tokens, output_tokens, reasoning_output_tokens, total_tokens)| {
-            TokenUsage {
+    (
+        any::<u64>(),
+        any::<u64>(),
+        any::<u64>(),
+        any::<u64>(),
+        any::<u64>(),
+    )
+        .prop_map(
+            |(
                 input_tokens,
                 cached_input_tokens,
                 output_tokens,
                 reasoning_output_tokens,
                 total_tokens,
-            }
-        },
-    )
+            )| {
+                TokenUsage {
+                    input_tokens,
+                    cached_input_tokens,
+                    output_tokens,
+                    reasoning_output_tokens,
+                    total_tokens,
+                }
+            },
+        )
 }
 
 fn path() -> impl Strategy<Value = PathBuf> {

@@ -19,9 +19,10 @@ impl AutoCompact {
     /// The model's own limit, or the config's share of its context window.
     pub(crate) fn new(info: ModelInfo, config: &RegularConfig) -> Self {
         let limit = info.auto_compact_token_limit.or_else(|| {
-            info.context_window
-                .map(|window| window / 100 * config.get_auto_compact_percent()
-                    + window % 100 * config.get_auto_compact_percent() / 100)
+            info.context_window.map(|window| {
+                window / 100 * config.get_auto_compact_percent()
+                    + window % 100 * config.get_auto_compact_percent() / 100
+            })
         });
         Self {
             limit,

@@ -8,7 +8,7 @@
 
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
-use turnkit_protocol::{ResponseItem, Role, ContentItem};
+use turnkit_protocol::{ContentItem, ResponseItem, Role};
 use turnkit_session_core::{TaskContext, ToolOutput};
 
 /// What a turn records when it is interrupted, so the model knows on its next request.

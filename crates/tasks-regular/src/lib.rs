@@ -41,11 +41,11 @@ mod turn;
 
 pub use config::{DEFAULT_AUTO_COMPACT_PERCENT, DEFAULT_INSTRUCTIONS, RegularConfig, registration};
 pub use error::{Error, TurnError};
-pub use ledger::{ABORTED_BEFORE_START, ABORTED_WHILE_RUNNING, INTERRUPTED_NOTE, RESPONSE_FAILED};
-pub use prompt::{MISSING_OUTPUT, build_prompt, prompt_input, user_message};
-pub use turn::RegularTask;
 pub use exec_output::{ModelOutputLimits, format_exec_output};
+pub use ledger::{ABORTED_BEFORE_START, ABORTED_WHILE_RUNNING, INTERRUPTED_NOTE, RESPONSE_FAILED};
 pub use patch::{
     FileChange, FileOperation, Hunk, HunkLine, Patch, PatchPlan, apply_patch, parse_patch,
 };
+pub use prompt::{MISSING_OUTPUT, build_prompt, prompt_input, user_message};
 pub use safety::{CommandSafety, classify_command, classify_script};
+pub use turn::RegularTask;

@@ -67,7 +67,11 @@ pub fn prompt_input(history: &[ResponseItem]) -> Vec<ResponseItem> {
 
 /// The prompt of the next request: the config's instructions, the valid history, and the
 /// session's tools in registry order.
-pub fn build_prompt(config: &RegularConfig, history: &[ResponseItem], tools: &ToolRegistry) -> Prompt {
+pub fn build_prompt(
+    config: &RegularConfig,
+    history: &[ResponseItem],
+    tools: &ToolRegistry,
+) -> Prompt {
     Prompt {
         instructions: config.get_instructions().to_owned(),
         input: prompt_input(history),

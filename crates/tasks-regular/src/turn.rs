@@ -282,7 +282,11 @@ impl RegularTask {
                 self.ledger.complete(ctx, index, output);
             }
         }
-        if token.is_cancelled() { Err(()) } else { Ok(()) }
+        if token.is_cancelled() {
+            Err(())
+        } else {
+            Ok(())
+        }
     }
 
     fn prompt_allows_parallel(&self, ctx: &TaskContext) -> bool {
@@ -325,7 +329,11 @@ impl RegularTask {
 
     /// Takes the turn's "before" snapshot through the session's [`TurnSnapshots`] service,
     /// once per turn, and waits for it. `Err` when the turn was cancelled meanwhile.
-    async fn before_change(&self, ctx: &Arc<TaskContext>, token: &CancellationToken) -> Result<(), ()> {
+    async fn before_change(
+        &self,
+        ctx: &Arc<TaskContext>,
+        token: &CancellationToken,
+    ) -> Result<(), ()> {
         let Some(snapshots) = ctx.service::<Arc<dyn TurnSnapshots>>() else {
             return Ok(());
         };

@@ -123,7 +123,9 @@ async fn unknown_tools_and_malformed_arguments_get_outputs_and_the_turn_goes_on(
 #[tokio::test(start_paused = true)]
 async fn steered_input_mid_turn_makes_a_follow_up_request() {
     let model = ScriptedModel::new([
-        ScriptedTurn::new().gate("thinking").message("Looking at it."),
+        ScriptedTurn::new()
+            .gate("thinking")
+            .message("Looking at it."),
         ScriptedTurn::new().message("Also noted: use tabs."),
     ]);
     let mut session = builder(&model).build();
@@ -138,7 +140,11 @@ async fn steered_input_mid_turn_makes_a_follow_up_request() {
     let events = session.events_until_terminal(&id).await;
 
     assert_eq!(model.request_count(), 2);
-    assert!(!events.iter().any(|event| event.id == steered && event.msg.is_terminal()));
+    assert!(
+        !events
+            .iter()
+            .any(|event| event.id == steered && event.msg.is_terminal())
+    );
     insta::assert_json_snapshot!(session.normalize(&events));
     insta::assert_json_snapshot!("steered_input_prompts", prompts_json(&model));
 }
@@ -159,7 +165,10 @@ async fn a_model_error_ends_the_turn_with_error_then_task_complete_and_a_valid_h
 
     let events = session.run(say("check")).await;
     insta::assert_json_snapshot!(session.normalize(&events));
-    assert!(log.lock().unwrap().is_empty(), "the call of a failed response never runs");
+    assert!(
+        log.lock().unwrap().is_empty(),
+        "the call of a failed response never runs"
+    );
     assert_history_valid(&session.history());
 
     session.run(say("again")).await;
@@ -197,12 +206,18 @@ struct CountingSnapshots {
 #[async_trait::async_trait]
 impl TurnSnapshots for CountingSnapshots {
     async fn before_change(&self, _ctx: &Arc<TaskContext>) -> Result<(), TaskError> {
-        self.calls.lock().expect("the log is never poisoned").push("before");
+        self.calls
+            .lock()
+            .expect("the log is never poisoned")
+            .push("before");
         Ok(())
     }
 
     async fn after_turn(&self, _ctx: &Arc<TaskContext>) -> Result<(), TaskError> {
-        self.calls.lock().expect("the log is never poisoned").push("after");
+        self.calls
+            .lock()
+            .expect("the log is never poisoned")
+            .push("after");
         Ok(())
     }
 }
@@ -278,7 +293,10 @@ async fn token_count_follows_each_response_and_accumulates() {
         EventMsg::TokenCount(info) if info.context_window == Some(10_000)
     )));
     assert_eq!(
-        kinds(&events).iter().filter(|kind| *kind == "token_count").count(),
+        kinds(&events)
+            .iter()
+            .filter(|kind| *kind == "token_count")
+            .count(),
         2
     );
 }

@@ -80,7 +80,10 @@ pub(crate) fn assert_history_valid(history: &[ResponseItem]) {
             _ => {}
         }
     }
-    assert!(open.is_empty(), "calls without output {open:?}: {history:#?}");
+    assert!(
+        open.is_empty(),
+        "calls without output {open:?}: {history:#?}"
+    );
 }
 
 /// What a [`Probe`] saw, in order: `start <id>` and `end <id>`.
@@ -131,7 +134,10 @@ impl Tool for Probe {
         arguments: Value,
         cancellation_token: CancellationToken,
     ) -> ToolOutput {
-        self.log.lock().expect("the log is never poisoned").push(format!("start {call_id}"));
+        self.log
+            .lock()
+            .expect("the log is never poisoned")
+            .push(format!("start {call_id}"));
         let ms = arguments["ms"].as_u64().unwrap_or(0);
         tokio::select! {
             () = tokio::time::sleep(Duration::from_millis(ms)) => {}
@@ -140,7 +146,10 @@ impl Tool for Probe {
                 return ToolOutput::failure("stopped early");
             }
         }
-        self.log.lock().expect("the log is never poisoned").push(format!("end {call_id}"));
+        self.log
+            .lock()
+            .expect("the log is never poisoned")
+            .push(format!("end {call_id}"));
         ToolOutput::success(format!("{} did {arguments}", self.name))
     }
 }
