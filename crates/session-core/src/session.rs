@@ -98,6 +98,11 @@ impl SessionBuilder {
         self
     }
 
+    /// Whether a tool of this name has been registered.
+    pub fn has_tool(&self, name: &str) -> bool {
+        self.tools.get(name).is_some()
+    }
+
     /// Offers exactly the tools of `tools`, replacing any registered before.
     pub fn tool_registry(mut self, tools: ToolRegistry) -> Self {
         self.tools = tools;

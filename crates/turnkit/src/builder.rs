@@ -39,6 +39,23 @@ impl SessionBuilderExt for SessionBuilder {
         } else {
             builder.task(turnkit_tasks_undo::registration())
         };
+        #[cfg(feature = "regular")]
+        let builder = if builder.has_task(&crate::TaskKind::REGULAR) {
+            builder
+        } else {
+            with_builtin_tools(builder.task(turnkit_tasks_regular::registration()))
+        };
         builder
     }
+}
+
+/// Offers the built-in tools of the agent turn, ahead of any tool the caller registers later
+/// (a later tool of the same name replaces a built-in one in its place).
+#[cfg(feature = "regular")]
+fn with_builtin_tools(builder: SessionBuilder) -> SessionBuilder {
+    // The built-in tools (`shell`, `apply_patch`, `update_plan`, `subagent`) are registered
+    // here, each unless `builder.has_tool(name)`, so a tool the caller registered under the
+    // same name wins, as a caller's own task registration does. tasks-regular does not offer
+    // them yet, so there is nothing to register.
+    builder
 }
