@@ -3,6 +3,7 @@
 
 mod support;
 
+use std::fmt::Write as _;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -16,19 +17,19 @@ use wiremock::{Mock, MockServer, ResponseTemplate};
 
 /// A Responses API stream: named events.
 fn sse(events: &[(&str, Value)]) -> ResponseTemplate {
-    let body: String = events
-        .iter()
-        .map(|(name, data)| format!("event: {name}\ndata: {data}\n\n"))
-        .collect();
+    let mut body = String::new();
+    for (name, data) in events {
+        write!(body, "event: {name}\ndata: {data}\n\n").expect("writing to a String");
+    }
     ResponseTemplate::new(200).set_body_raw(body, "text/event-stream")
 }
 
 /// A Chat Completions stream: unnamed chunks, then `data: [DONE]`.
 fn chat_sse(chunks: &[Value]) -> ResponseTemplate {
-    let mut body: String = chunks
-        .iter()
-        .map(|chunk| format!("data: {chunk}\n\n"))
-        .collect();
+    let mut body = String::new();
+    for chunk in chunks {
+        write!(body, "data: {chunk}\n\n").expect("writing to a String");
+    }
     body.push_str("data: [DONE]\n\n");
     ResponseTemplate::new(200).set_body_raw(body, "text/event-stream")
 }
