@@ -143,10 +143,14 @@ impl RegularTask {
     ) -> Result<Response, Stopped> {
         let mut stream = model.stream(prompt, token.clone());
         let mut response = Response::default();
+        // One waiter for the whole stream: registering a new one per event costs more than
+        // forwarding the event.
+        let cancelled = token.cancelled();
+        tokio::pin!(cancelled);
         loop {
             let event = tokio::select! {
                 biased;
-                () = token.cancelled() => return Err(Stopped::Cancelled),
+                () = &mut cancelled => return Err(Stopped::Cancelled),
                 event = stream.next() => event,
             };
             let event = match event {
