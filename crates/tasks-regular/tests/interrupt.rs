@@ -179,15 +179,7 @@ async fn interrupt_mid_tool_kills_the_process_tree_and_answers_every_call() {
 
     let id = session.submit(say("sleep"));
     let pid_file = session.cwd().join("pid");
-    let pgid: u32 = loop {
-        if let Some(pgid) = std::fs::read_to_string(&pid_file)
-            .ok()
-            .and_then(|text| text.trim().parse().ok())
-        {
-            break pgid;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    };
+    let pgid = turnkit_testkit::process::wait_for_pid_file(&pid_file).await;
     assert!(!live_group_members(pgid).is_empty(), "the command runs");
     // The quick call's output is its own only if it ends before the interrupt.
     while !log
