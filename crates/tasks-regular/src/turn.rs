@@ -112,7 +112,12 @@ impl RegularTask {
                 last_message = response.last_message;
             }
             let called_tools = !response.calls.is_empty();
-            if called_tools && self.run_calls(ctx, response.calls, token).await.is_err() {
+            if called_tools
+                && self
+                    .run_calls(ctx, config, response.calls, token)
+                    .await
+                    .is_err()
+            {
                 return Ok(None);
             }
             if !called_tools && !ctx.has_pending_input() {
@@ -242,12 +247,13 @@ impl RegularTask {
     async fn run_calls(
         &self,
         ctx: &Arc<TaskContext>,
+        config: &RegularConfig,
         calls: Vec<ToolCall>,
         token: &CancellationToken,
     ) -> Result<(), ()> {
         let tools = ctx.tools();
         let parallel = calls.len() > 1
-            && self.prompt_allows_parallel(ctx)
+            && config.get_parallel_tool_calls()
             && calls.iter().all(|call| {
                 tools
                     .get(&call.name)
@@ -291,13 +297,6 @@ impl RegularTask {
         } else {
             Ok(())
         }
-    }
-
-    fn prompt_allows_parallel(&self, ctx: &TaskContext) -> bool {
-        ctx.service::<RegularConfig>()
-            .as_ref()
-            .unwrap_or(&self.config)
-            .get_parallel_tool_calls()
     }
 
     /// Runs one call through the session's registry (which answers unknown tools and bad

@@ -300,3 +300,30 @@ async fn token_count_follows_each_response_and_accumulates() {
         2
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_config_service_overrides_the_registrations_instructions_and_parallel_calls() {
+    let log = Log::default();
+    let model = ScriptedModel::new([
+        ScriptedTurn::new()
+            .function_call("one", "probe", json!({ "ms": 20 }))
+            .function_call("two", "probe", json!({ "ms": 10 })),
+        ScriptedTurn::new().message("Done."),
+    ]);
+    let config = turnkit_tasks_regular::RegularConfig::new()
+        .instructions("Only review; never edit.")
+        .parallel_tool_calls(false);
+    let mut session = builder(&model)
+        .service(config)
+        .configure(|builder| builder.tool(Probe::new("probe", true, &log)))
+        .build();
+
+    session.run(say("review")).await;
+    let prompt = model.last_prompt().expect("a request");
+    assert_eq!(prompt.instructions, "Only review; never edit.");
+    assert!(!prompt.parallel_tool_calls);
+    assert_eq!(
+        *log.lock().expect("never poisoned"),
+        ["start one", "end one", "start two", "end two"]
+    );
+}
