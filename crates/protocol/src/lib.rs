@@ -43,6 +43,7 @@ mod plan;
 mod review;
 mod submission;
 mod task_kind;
+mod tokens;
 mod tool;
 mod undo;
 
@@ -58,5 +59,6 @@ pub use plan::{PlanStep, StepStatus};
 pub use review::ReviewRequest;
 pub use submission::{Op, Submission, UserInput};
 pub use task_kind::TaskKind;
+pub use tokens::{TokenUsage, TokenUsageInfo};
 pub use tool::ToolSpec;
 pub use undo::UndoCompleted;
