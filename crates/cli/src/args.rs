@@ -62,6 +62,9 @@ pub(crate) struct ModelArgs {
     /// Which API the server speaks.
     #[arg(long, value_enum, default_value_t = WireApiArg::Responses)]
     pub(crate) api: WireApiArg,
+    /// Offer the model the `subagent` tool, which runs a task in a child session.
+    #[arg(long)]
+    pub(crate) subagents: bool,
     /// Play a scripted model from this JSON file instead of calling a server (no network).
     #[arg(long, value_name = "FILE", conflicts_with_all = ["model", "base_url"])]
     pub(crate) scripted: Option<PathBuf>,

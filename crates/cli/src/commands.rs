@@ -2,10 +2,8 @@
 
 use std::io::{IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use anyhow::Context;
-use turnkit::model::ModelClient;
 use turnkit::tasks_ghost_snapshot::git_snapshot::{Repository, UndoAction, plan_undo};
 use turnkit::{
     ApprovalPolicy, CancellationToken, EventMsg, ExecCommandEnd, Op, SessionBuilder, TaskKind,
@@ -91,13 +89,12 @@ fn start(
 
 async fn run_turn(
     builder: SessionBuilder,
-    model: Arc<dyn ModelClient>,
     json: bool,
     policy: ApprovalPolicy,
     id: &str,
     text: String,
 ) -> anyhow::Result<Outcome> {
-    let mut driver = start(builder.service(model), json, policy, Some(id))?;
+    let mut driver = start(builder, json, policy, Some(id))?;
     driver
         .run(Op::UserInput {
             items: vec![UserInput::text(text)],
@@ -108,11 +105,11 @@ async fn run_turn(
 /// `turnkit exec`.
 pub(crate) async fn exec(args: ExecArgs) -> anyhow::Result<Outcome> {
     let cwd = work_dir(args.common.cd.as_deref())?;
-    let model = model::model_client(&args.model)?;
+    let model = model::Model::from_args(&args.model)?;
     let text = prompt(args.prompt.as_slice())?;
     let policy = args.approval_policy.into();
     let (builder, id) = new_session(&cwd, policy)?;
-    run_turn(builder, model, args.common.json, policy, &id, text).await
+    run_turn(model.install(builder), args.common.json, policy, &id, text).await
 }
 
 /// `turnkit resume`.
@@ -128,14 +125,14 @@ pub(crate) async fn resume(args: ResumeArgs) -> anyhow::Result<Outcome> {
         (Some(id.as_str()), words)
     };
     let stored = store::find(&dir, id)?;
-    let model = model::model_client(&args.model)?;
+    let model = model::Model::from_args(&args.model)?;
     let text = prompt(words)?;
     let policy = args.approval_policy.into();
     let builder = turnkit::builder()
         .cwd(&stored.cwd)
         .approval_policy(policy)
         .resume(&stored.path);
-    run_turn(builder, model, args.json, policy, &stored.id, text).await
+    run_turn(model.install(builder), args.json, policy, &stored.id, text).await
 }
 
 /// `turnkit shell`: exits with the command's own code.

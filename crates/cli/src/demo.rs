@@ -12,6 +12,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use serde_json::json;
 use turnkit::model::{ModelClient, ScriptedModel, ScriptedTurn};
+use turnkit::tasks_regular::{DEFAULT_MAX_PARALLEL_SUBAGENTS, SubagentTool};
 use turnkit::{
     ApprovalPolicy, EventMsg, Op, ReviewDecision, ReviewRequest, SessionBuilder, TaskKind,
     UserInput,
@@ -62,7 +63,8 @@ pub(crate) async fn demo(args: DemoArgs) -> anyhow::Result<Outcome> {
     let builder = turnkit::builder()
         .cwd(&repo)
         .approval_policy(ApprovalPolicy::Untrusted)
-        .service(Arc::new(model.clone()) as Arc<dyn ModelClient>);
+        .service(Arc::new(model.clone()) as Arc<dyn ModelClient>)
+        .tool(SubagentTool::new(DEFAULT_MAX_PARALLEL_SUBAGENTS));
     let builder_kinds = available_kinds(&builder);
     let session = builder.build().context("cannot start the demo session")?;
     let mut output = Output::new(args.json);
@@ -73,7 +75,7 @@ pub(crate) async fn demo(args: DemoArgs) -> anyhow::Result<Outcome> {
     let driver = Driver::new(
         session,
         output,
-        Approvals::Answer(ReviewDecision::Approved),
+        Approvals::Automatic(ReviewDecision::Approved),
         ApprovalPolicy::Untrusted,
         Signals::install()?,
     );

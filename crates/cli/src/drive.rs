@@ -45,8 +45,12 @@ impl Outcome {
 pub(crate) enum Approvals {
     /// Asked on the terminal.
     Ask,
-    /// Every request answered with this decision, said on the output.
-    Answer(ReviewDecision),
+    /// Nobody can answer (no terminal): every request gets this decision, and the output
+    /// says why and how to allow such calls.
+    Unattended(ReviewDecision),
+    /// Every request answered with this decision on the person's behalf (the demo), said on
+    /// the output.
+    Automatic(ReviewDecision),
 }
 
 impl Approvals {
@@ -56,7 +60,7 @@ impl Approvals {
         if !json && std::io::stdin().is_terminal() {
             Approvals::Ask
         } else {
-            Approvals::Answer(ReviewDecision::Denied)
+            Approvals::Unattended(ReviewDecision::Denied)
         }
     }
 }
@@ -239,7 +243,14 @@ impl Driver {
     /// Not cancel safe: dropped midway, a question may stay on the terminal.
     async fn decide(&mut self) -> Option<ReviewDecision> {
         match self.approvals {
-            Approvals::Answer(decision) => {
+            Approvals::Automatic(decision) => {
+                self.output.note(&format!(
+                    "answered automatically: {}",
+                    decision_word(decision)
+                ));
+                Some(decision)
+            }
+            Approvals::Unattended(decision) => {
                 self.output.note(&format!(
                     "{}: nobody can answer here (no terminal); pass --approval-policy never to run such calls without asking (policy now: {})",
                     decision_word(decision),

@@ -3,19 +3,47 @@
 use std::sync::Arc;
 
 use anyhow::Context;
+use turnkit::SessionBuilder;
 use turnkit::model::{ModelClient, ScriptedModel};
 use turnkit::model_openai::{DEFAULT_BASE_URL, OpenAiClient, OpenAiConfig, WireApi};
+use turnkit::tasks_regular::{DEFAULT_MAX_PARALLEL_SUBAGENTS, SubagentTool};
 
 use crate::args::{ModelArgs, WireApiArg};
 
 /// The model used when neither `--model` nor the environment names one.
 pub(crate) const DEFAULT_MODEL: &str = "gpt-5";
 
+/// The model a session talks to, and the tools that come with the flags.
+pub(crate) struct Model {
+    client: Arc<dyn ModelClient>,
+    subagents: bool,
+}
+
+impl Model {
+    /// The model the flags and the environment describe; see [`model_client`].
+    pub(crate) fn from_args(args: &ModelArgs) -> anyhow::Result<Self> {
+        Ok(Model {
+            client: model_client(args)?,
+            subagents: args.subagents,
+        })
+    }
+
+    /// Registers the model client, and the `subagent` tool when asked for.
+    pub(crate) fn install(self, builder: SessionBuilder) -> SessionBuilder {
+        let builder = builder.service(self.client);
+        if self.subagents {
+            builder.tool(SubagentTool::new(DEFAULT_MAX_PARALLEL_SUBAGENTS))
+        } else {
+            builder
+        }
+    }
+}
+
 /// Builds the model client the flags and the environment describe.
 ///
 /// A missing API key for OpenAI's own endpoint is an error here, before any session starts,
 /// so a user never waits for a request that can only fail.
-pub(crate) fn model_client(args: &ModelArgs) -> anyhow::Result<Arc<dyn ModelClient>> {
+fn model_client(args: &ModelArgs) -> anyhow::Result<Arc<dyn ModelClient>> {
     if let Some(path) = &args.scripted {
         let model = ScriptedModel::from_json_file(path)
             .with_context(|| format!("cannot play the scripted model in {}", path.display()))?;

@@ -5,7 +5,14 @@ mod support;
 use support::{Project, text};
 
 /// The rows the demo's table must show as `ok`: one per task kind built into the command.
-const KINDS: &[&str] = &["ghost_snapshot", "user_shell", "interrupt"];
+const KINDS: &[&str] = &[
+    "ghost_snapshot",
+    "regular",
+    "user_shell",
+    "subagent",
+    "undo",
+    "interrupt",
+];
 
 #[test]
 fn demo_runs_to_completion_and_every_kind_succeeds() {
