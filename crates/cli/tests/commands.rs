@@ -5,7 +5,6 @@ mod support;
 
 use std::io::{BufRead, BufReader};
 use std::process::Stdio;
-use std::time::{Duration, Instant};
 
 use support::{Project, assert_lifecycle, events, text};
 use turnkit::EventMsg;
@@ -155,9 +154,10 @@ fn every_subcommand_has_help() {
     }
 }
 
-#[test]
-fn sigint_during_a_user_shell_command_kills_its_tree_and_exits_130() {
-    let project = Project::new(&[]);
+/// Starts `turnkit shell --json` on a command whose shell writes its pid and then waits on
+/// two sleeps, sends `signal` to turnkit once the command runs, and returns turnkit's exit
+/// code, its stdout lines and the command's process group.
+fn signal_mid_command(project: &Project, signal: &str) -> (Option<i32>, Vec<String>, u32) {
     let pid_file = project.store.path().join("pid");
     let script = format!(
         "echo $$ > {}; sleep 30 & sleep 30; wait",
@@ -169,33 +169,29 @@ fn sigint_during_a_user_shell_command_kills_its_tree_and_exits_130() {
         .stderr(Stdio::null())
         .spawn()
         .expect("spawn turnkit");
-    let stdout = child.stdout.take().expect("stdout");
-    let mut lines = BufReader::new(stdout).lines();
-    // Wait for the command to start, then for its shell to write its pid.
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
     for line in lines.by_ref() {
         if line.expect("a line").contains("exec_command_begin") {
             break;
         }
     }
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let pid = loop {
-        if let Some(pid) = support::read(&pid_file).and_then(|text| text.trim().parse::<u32>().ok())
-        {
-            break pid;
-        }
-        assert!(Instant::now() < deadline, "the command never started");
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    let group = support::process_group(pid);
+    let group = support::process_group(support::wait_for_pid(&pid_file));
     assert!(!turnkit::testkit::process::live_group_members(group).is_empty());
     let kill = std::process::Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
+        .args([signal, &child.id().to_string()])
         .status()
         .expect("kill");
     assert!(kill.success());
     let rest: Vec<String> = lines.map(|line| line.expect("a line")).collect();
     let status = child.wait().expect("wait");
-    assert_eq!(status.code(), Some(130));
+    (status.code(), rest, group)
+}
+
+#[test]
+fn sigint_during_a_user_shell_command_kills_its_tree_and_exits_130() {
+    let project = Project::new(&[]);
+    let (code, rest, group) = signal_mid_command(&project, "-INT");
+    assert_eq!(code, Some(130));
     assert!(
         rest.last()
             .is_some_and(|line| line.contains("turn_aborted")),
@@ -212,4 +208,22 @@ fn sigint_during_a_user_shell_command_kills_its_tree_and_exits_130() {
         .find(|line| line.contains("\"type\":\"event\""))
         .expect("an event");
     assert!(last_event.contains("turn_aborted"), "{last_event}");
+}
+
+#[test]
+fn sigterm_and_a_closed_terminal_shut_down_without_leaving_a_process() {
+    for (signal, code) in [("-TERM", 143), ("-HUP", 129)] {
+        let project = Project::new(&[]);
+        let (exit, rest, group) = signal_mid_command(&project, signal);
+        assert_eq!(exit, Some(code), "{signal}");
+        assert!(
+            rest.last()
+                .is_some_and(|line| line.contains("shutdown_complete")),
+            "{signal}: {rest:?}"
+        );
+        assert!(
+            turnkit::testkit::process::live_group_members(group).is_empty(),
+            "{signal}: the command's process group is gone"
+        );
+    }
 }

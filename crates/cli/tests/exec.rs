@@ -6,7 +6,6 @@ mod support;
 use std::fmt::Write as _;
 use std::io::{BufRead, BufReader};
 use std::process::Stdio;
-use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use support::{Project, assert_lifecycle, events, text};
@@ -202,18 +201,7 @@ fn sigint_during_a_long_shell_tool_call_leaves_no_process_and_exits_130() {
             break;
         }
     }
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let pid = loop {
-        if let Some(pid) = support::read(&pid_file).and_then(|text| text.trim().parse::<u32>().ok())
-        {
-            break pid;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the command never started: {seen:?}"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let pid = support::wait_for_pid(&pid_file);
     let group = support::process_group(pid);
     assert!(!turnkit::testkit::process::live_group_members(group).is_empty());
     let kill = std::process::Command::new("kill")

@@ -137,3 +137,18 @@ pub fn process_group(pid: u32) -> u32 {
         .parse()
         .expect("a number")
 }
+
+/// Waits (up to 10 s) for a command to write its pid to `path`.
+pub fn wait_for_pid(path: &Path) -> u32 {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        if let Some(pid) = read(path).and_then(|text| text.trim().parse::<u32>().ok()) {
+            return pid;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the command never wrote its pid"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
