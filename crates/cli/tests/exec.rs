@@ -422,3 +422,56 @@ async fn exec_against_a_loopback_chat_completions_server() {
         "{tool}"
     );
 }
+
+#[test]
+fn undo_dry_run_touches_nothing_and_undo_restores() {
+    let project = Project::new(&[("greet.py", "print('hello')\n")]);
+    let patch = "*** Begin Patch\n*** Update File: greet.py\n@@\n-print('hello')\n+print('hello, world')\n*** Add File: NEW.md\n+new\n*** End Patch\n";
+    let script = project.script(&json!({ "turns": [
+        { "steps": [{ "type": "function_call", "call_id": "call-1", "name": "apply_patch",
+                      "arguments": { "input": patch } }] },
+        { "steps": [{ "type": "message", "text": "Patched." }] }
+    ]}));
+    let output = project.run(&[
+        "exec",
+        "--approval-policy",
+        "never",
+        "--scripted",
+        script.to_str().expect("utf-8"),
+        "patch it",
+    ]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    let greet = project.dir.path().join("greet.py");
+    assert_eq!(
+        support::read(&greet).as_deref(),
+        Some("print('hello, world')\n")
+    );
+    let rollout = project.rollouts()[0].clone();
+    let rollout_before = std::fs::read(&rollout).expect("the rollout");
+
+    let plan = project.run(&["undo", "--dry-run", "--json"]);
+    assert_eq!(plan.status.code(), Some(0), "{}", text(&plan.stderr));
+    let plan: Value = serde_json::from_slice(&plan.stdout).expect("one JSON plan");
+    assert_eq!(plan["restored"], json!(["greet.py"]));
+    assert_eq!(plan["deleted"], json!(["NEW.md"]));
+    assert_eq!(plan["conflicts"], json!([]));
+    let human = project.run(&["undo", "--dry-run"]);
+    assert!(text(&human.stdout).contains("restore") && text(&human.stdout).contains("NEW.md"));
+    assert_eq!(
+        support::read(&greet).as_deref(),
+        Some("print('hello, world')\n"),
+        "the dry run changed nothing"
+    );
+    assert!(project.dir.path().join("NEW.md").exists());
+    assert_eq!(
+        std::fs::read(&rollout).expect("the rollout"),
+        rollout_before,
+        "nor the rollout"
+    );
+
+    let undone = project.run(&["undo", "--json"]);
+    assert_eq!(undone.status.code(), Some(0), "{}", text(&undone.stderr));
+    assert_lifecycle(&events(&undone.stdout));
+    assert_eq!(support::read(&greet).as_deref(), Some("print('hello')\n"));
+    assert!(!project.dir.path().join("NEW.md").exists());
+}
