@@ -259,11 +259,9 @@ impl Driver {
                 Some(decision)
             }
             Approvals::Ask => {
-                self.output.suspend(|| {
-                    eprint!(
-                        "approve? [y] yes  [a] yes for this session  [n] no  [q] abort the turn: "
-                    );
-                });
+                // The spinner would redraw over the question while the person types.
+                self.output.finish();
+                eprint!("approve? [y] yes  [a] yes for this session  [n] no  [q] abort the turn: ");
                 let answer = tokio::task::spawn_blocking(|| {
                     let mut line = String::new();
                     std::io::stdin().read_line(&mut line).map(|_| line)

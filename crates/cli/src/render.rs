@@ -79,17 +79,6 @@ impl Output {
             human.stop_spinner();
         }
     }
-
-    /// Runs `f` with the spinner hidden, so a prompt on the terminal is not drawn over.
-    pub(crate) fn suspend<R>(&mut self, f: impl FnOnce() -> R) -> R {
-        match self {
-            Output::Human(Human {
-                spinner: Some(spinner),
-                ..
-            }) => spinner.suspend(f),
-            _ => f(),
-        }
-    }
 }
 
 /// The human view: assistant text as it streams, commands with their output, patches,
