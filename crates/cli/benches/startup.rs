@@ -46,7 +46,10 @@ impl Fixture {
             .stderr(Stdio::null())
             .status()
             .expect("run turnkit");
-        assert!(status.success(), "the scripted turn must complete: {status}");
+        assert!(
+            status.success(),
+            "the scripted turn must complete: {status}"
+        );
     }
 }
 
