@@ -35,6 +35,7 @@
 
 mod capture;
 mod error;
+mod escapees;
 mod group;
 mod output;
 mod pipes;

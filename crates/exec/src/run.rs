@@ -14,6 +14,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::capture::Capture;
+use crate::escapees::RunMarker;
 use crate::group::ProcessGroup;
 use crate::pipes::Pipes;
 use crate::supervisor::Supervisor;
@@ -63,7 +64,8 @@ pub async fn run(mut spec: CommandSpec, cancel: CancellationToken) -> Result<Exe
         check_cwd(cwd)?;
     }
     let sender = spec.take_output_sender();
-    let mut command = build_command(&spec);
+    let marker = RunMarker::new();
+    let mut command = build_command(&spec, &marker)?;
     let started = Instant::now();
     if cancel.is_cancelled() {
         return Ok(cancelled_before_start(&spec, started));
@@ -72,13 +74,30 @@ pub async fn run(mut spec: CommandSpec, cancel: CancellationToken) -> Result<Exe
         Ok(child) => child,
         Err(error) => return spawn_failed(&spec, error, started, sender.as_ref()),
     };
-    supervise(child, &spec, sender, &cancel, started).await
+    supervise(child, marker, &spec, sender, &cancel, started).await
 }
 
-fn build_command(spec: &CommandSpec) -> Command {
-    let mut command = Command::new(spec.program());
+/// The command to spawn: the spec's own, or its sandbox helper running it.
+fn build_command(spec: &CommandSpec, marker: &RunMarker) -> Result<Command, Error> {
+    let sandboxed = match spec.get_sandbox() {
+        Some(sandbox) => sandbox
+            .command(spec.program(), spec.args_slice(), spec.get_kill_grace())
+            .map_err(|source| Error::Sandbox { source })?,
+        None => None,
+    };
+    let mut command = match sandboxed {
+        Some(sandboxed) => {
+            let mut command = Command::new(sandboxed.program);
+            command.args(sandboxed.args);
+            command
+        }
+        None => {
+            let mut command = Command::new(spec.program());
+            command.args(spec.args_slice());
+            command
+        }
+    };
     command
-        .args(spec.args_slice())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -97,13 +116,15 @@ fn build_command(spec: &CommandSpec) -> Command {
             None => command.env_remove(key),
         };
     }
-    command
+    command.env(marker.name(), "1");
+    Ok(command)
 }
 
 /// Reads, forwards and retains the output of a spawned child, and stops its group when asked,
 /// until the run is over.
 async fn supervise(
     mut child: tokio::process::Child,
+    marker: RunMarker,
     spec: &CommandSpec,
     mut sender: Option<mpsc::Sender<OutputChunk>>,
     cancel: &CancellationToken,
@@ -116,7 +137,7 @@ async fn supervise(
         });
     };
     // Armed from here on: a drop anywhere below kills the group.
-    let group = ProcessGroup::new(pid);
+    let group = ProcessGroup::new(pid, marker);
     let mut pipes = Pipes::new(child.stdout.take(), child.stderr.take());
     let mut supervisor = Supervisor::new(group, spec, started);
     let mut captures = Captures::new(spec.get_output_cap());
