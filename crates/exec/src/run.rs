@@ -7,6 +7,7 @@ use std::path::Path;
 use std::process::Stdio;
 
 use nix::sys::signal::Signal;
+use tempfile::TempDir;
 use tokio::process::Command;
 use tokio::sync::mpsc;
 use tokio::sync::mpsc::error::TrySendError;
@@ -65,7 +66,8 @@ pub async fn run(mut spec: CommandSpec, cancel: CancellationToken) -> Result<Exe
     }
     let sender = spec.take_output_sender();
     let marker = RunMarker::new();
-    let mut command = build_command(&spec, &marker)?;
+    // The sandbox's private temporary directory lives until the run is over (or dropped).
+    let (mut command, _temp_dir) = build_command(&spec, &marker)?;
     let started = Instant::now();
     if cancel.is_cancelled() {
         return Ok(cancelled_before_start(&spec, started));
@@ -77,24 +79,28 @@ pub async fn run(mut spec: CommandSpec, cancel: CancellationToken) -> Result<Exe
     supervise(child, marker, &spec, sender, &cancel, started).await
 }
 
-/// The command to spawn: the spec's own, or its sandbox helper running it.
-fn build_command(spec: &CommandSpec, marker: &RunMarker) -> Result<Command, Error> {
+/// The command to spawn (the spec's own, or its sandbox helper running it), and the
+/// sandbox's private temporary directory to keep until the run is over.
+fn build_command(
+    spec: &CommandSpec,
+    marker: &RunMarker,
+) -> Result<(Command, Option<TempDir>), Error> {
     let sandboxed = match spec.get_sandbox() {
         Some(sandbox) => sandbox
             .command(spec.program(), spec.args_slice(), spec.get_kill_grace())
             .map_err(|source| Error::Sandbox { source })?,
         None => None,
     };
-    let mut command = match sandboxed {
+    let (mut command, temp_dir) = match sandboxed {
         Some(sandboxed) => {
             let mut command = Command::new(sandboxed.program);
             command.args(sandboxed.args);
-            command
+            (command, sandboxed.temp_dir)
         }
         None => {
             let mut command = Command::new(spec.program());
             command.args(spec.args_slice());
-            command
+            (command, None)
         }
     };
     command
@@ -117,7 +123,7 @@ fn build_command(spec: &CommandSpec, marker: &RunMarker) -> Result<Command, Erro
         };
     }
     command.env(marker.name(), "1");
-    Ok(command)
+    Ok((command, temp_dir))
 }
 
 /// Reads, forwards and retains the output of a spawned child, and stops its group when asked,

@@ -64,18 +64,12 @@ fn run(args: Vec<OsString>) -> Result<ExitCode, Error> {
         .map_err(|error| Error::Confine {
             step: format!("becoming a child subreaper: {error}"),
         })?;
-    let temp_dir = if confinement.confine {
-        let temp_dir = tempfile::Builder::new()
-            .prefix("turnkit-sandbox-")
-            .tempdir()
-            .map_err(|error| Error::Confine {
-                step: format!("creating the private temporary directory: {error}"),
-            })?;
-        crate::confine::apply(&confinement, temp_dir.path())?;
-        Some(temp_dir)
-    } else {
-        None
-    };
+    if confinement.confine {
+        let temp_dir = confinement.temp_dir.as_deref().ok_or_else(|| Error::Usage {
+            problem: "a confinement needs a private temporary directory".into(),
+        })?;
+        crate::confine::apply(&confinement, temp_dir)?;
+    }
 
     // Handled rather than blocked: a blocked signal would stay blocked in the command (the
     // mask survives exec), while a handled one reverts to its default there.
@@ -85,8 +79,8 @@ fn run(args: Vec<OsString>) -> Result<ExitCode, Error> {
 
     let mut command = Command::new(&program);
     command.args(&args);
-    if let Some(temp_dir) = &temp_dir {
-        command.env("TMPDIR", temp_dir.path());
+    if let Some(temp_dir) = &confinement.temp_dir {
+        command.env("TMPDIR", temp_dir);
     }
     let child = match command.spawn() {
         Ok(child) => child,
@@ -114,9 +108,6 @@ fn run(args: Vec<OsString>) -> Result<ExitCode, Error> {
         command_pid,
         Duration::from_millis(confinement.kill_grace_ms),
     );
-    if let Some(temp_dir) = temp_dir {
-        let _ = temp_dir.close();
-    }
     Ok(match status {
         WaitStatus::Exited(_, code) => ExitCode::from(u8::try_from(code).unwrap_or(1)),
         WaitStatus::Signaled(_, signal, _) => exit_by(signal),

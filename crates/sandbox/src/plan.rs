@@ -26,13 +26,18 @@ pub struct Sandbox {
     helper: Option<PathBuf>,
 }
 
-/// The command to start instead of the original one: the helper with its arguments.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// The command to start instead of the original one: the helper with its arguments, and the
+/// command's private temporary directory.
+#[derive(Debug)]
 pub struct SandboxedCommand {
     /// The helper binary.
     pub program: PathBuf,
     /// The helper's arguments, the original argv at their end.
     pub args: Vec<OsString>,
+    /// The private temporary directory (`$TMPDIR` of the command), removed with everything
+    /// in it when this is dropped: keep it until the command and its helper have ended.
+    /// The helper cannot remove it itself, as it may not write to its parent directory.
+    pub temp_dir: Option<tempfile::TempDir>,
 }
 
 /// What the helper applies, resolved by the library and handed over as JSON.
@@ -44,6 +49,8 @@ pub(crate) struct Confinement {
     pub(crate) writable: Vec<PathBuf>,
     /// Paths below writable roots made read-only (a `.git` directory's hooks and config).
     pub(crate) protected: Vec<PathBuf>,
+    /// The private temporary directory, writable and the command's `$TMPDIR`.
+    pub(crate) temp_dir: Option<PathBuf>,
     /// Whether new non-Unix sockets are allowed.
     pub(crate) network: bool,
     /// How long descendants left after the command exits get between SIGTERM and SIGKILL.
@@ -96,20 +103,29 @@ impl Sandbox {
                 confine: false,
                 writable: Vec::new(),
                 protected: Vec::new(),
+                temp_dir: None,
                 network: true,
                 kill_grace_ms,
             };
             return Ok(locate_helper(self.helper.as_deref())
                 .ok()
-                .map(|helper| wrap(helper, &confinement, program, args)));
+                .map(|helper| wrap(helper, &confinement, None, program, args)));
         }
         check_support()?;
-        let confinement = self.confinement(kill_grace_ms)?;
         let helper = locate_helper(self.helper.as_deref())?;
-        Ok(Some(wrap(helper, &confinement, program, args)))
+        let temp_dir = tempfile::Builder::new()
+            .prefix("turnkit-sandbox-")
+            .tempdir()
+            .map_err(|source| Error::Path {
+                path: std::env::temp_dir(),
+                what: "the private temporary directory cannot be created there",
+                source: Some(source),
+            })?;
+        let confinement = self.confinement(kill_grace_ms, temp_dir.path())?;
+        Ok(Some(wrap(helper, &confinement, Some(temp_dir), program, args)))
     }
 
-    fn confinement(&self, kill_grace_ms: u64) -> Result<Confinement, Error> {
+    fn confinement(&self, kill_grace_ms: u64, temp_dir: &Path) -> Result<Confinement, Error> {
         let mut writable = Vec::new();
         if let SandboxPolicy::WorkspaceWrite { writable_roots, .. } = &self.policy {
             writable.push(canonical_dir(&self.session_dir)?);
@@ -135,6 +151,7 @@ impl Sandbox {
             confine: true,
             writable,
             protected,
+            temp_dir: Some(temp_dir.to_path_buf()),
             network: self.policy.has_network_access(),
             kill_grace_ms,
         })
@@ -144,6 +161,7 @@ impl Sandbox {
 fn wrap(
     helper: PathBuf,
     confinement: &Confinement,
+    temp_dir: Option<tempfile::TempDir>,
     program: &OsStr,
     args: &[OsString],
 ) -> SandboxedCommand {
@@ -157,6 +175,7 @@ fn wrap(
     SandboxedCommand {
         program: helper,
         args: helper_args,
+        temp_dir,
     }
 }
 

@@ -56,26 +56,34 @@ const NETWORK_MARKERS: &[&str] = &[
     "/dev/udp",
 ];
 
+/// How many lines before a refusal message are read for words about the network.
+const NETWORK_CONTEXT_LINES: usize = 3;
+
 /// Whether a sandboxed command's failure looks like the sandbox refused it, and what.
 ///
 /// `exit_code` is the command's (`None` when a signal ended it) and `output` its output;
 /// a command that succeeded was not refused anything that mattered to it. The output is read
 /// line by line for the messages the kernel's refusals produce; the first line that has one
-/// decides, a network refusal when the line speaks of sockets, connections or name
-/// resolution. This is a heuristic: a command that was denied something by ordinary file
+/// decides, a network refusal when it or one of the three lines before it speaks of sockets,
+/// connections or name resolution. This is a heuristic: a command that was denied something by ordinary file
 /// permissions looks the same, which is why the turn asks the user rather than rerunning on
 /// its own.
 pub fn recognise_refusal(exit_code: Option<i32>, output: &str) -> Option<Refusal> {
     if exit_code == Some(0) {
         return None;
     }
-    output.lines().find_map(|line| {
+    let lines: Vec<&str> = output.lines().collect();
+    lines.iter().enumerate().find_map(|(index, line)| {
         let lower = line.to_lowercase();
         if !WRITE_MARKERS.iter().any(|marker| lower.contains(marker)) {
             return None;
         }
+        // A traceback names the failed call a few lines before its error.
+        let context = lines[index.saturating_sub(NETWORK_CONTEXT_LINES)..=index]
+            .join("\n")
+            .to_lowercase();
         let line = line.trim().to_owned();
-        if NETWORK_MARKERS.iter().any(|marker| lower.contains(marker)) {
+        if NETWORK_MARKERS.iter().any(|marker| context.contains(marker)) {
             Some(Refusal::Network { line })
         } else {
             Some(Refusal::Write { line })
