@@ -8,7 +8,7 @@ use std::time::Duration;
 use nix::sys::signal::{Signal, raise};
 use nix::sys::wait::WaitStatus;
 use nix::unistd::Pid;
-use signal_hook::consts::{SIGHUP, SIGINT, SIGQUIT, SIGTERM};
+use signal_hook::consts::{SIGCHLD, SIGHUP, SIGINT, SIGQUIT, SIGTERM};
 use signal_hook::iterator::Signals;
 
 use crate::plan::Confinement;
@@ -73,7 +73,7 @@ fn run(args: Vec<OsString>) -> Result<ExitCode, Error> {
 
     // Handled rather than blocked: a blocked signal would stay blocked in the command (the
     // mask survives exec), while a handled one reverts to its default there.
-    let mut forwarded = Signals::new(FORWARDED).map_err(|error| Error::Confine {
+    let mut signals = Signals::new(FORWARDED.iter().chain([&SIGCHLD])).map_err(|error| Error::Confine {
         step: format!("handling signals: {error}"),
     })?;
 
@@ -96,18 +96,22 @@ fn run(args: Vec<OsString>) -> Result<ExitCode, Error> {
         }
     };
     let command_pid = Pid::from_raw(child.id().cast_signed());
-    std::thread::spawn(move || {
-        for signal in forwarded.forever() {
-            if let Ok(signal) = Signal::try_from(signal) {
+    // One thread waits for everything: SIGCHLD says a child may be ready to reap, any other
+    // signal is passed on. Checking before each wait catches a command that exited before
+    // the first.
+    let status = loop {
+        if let Some(status) = reaper::reap_command(command_pid) {
+            break status;
+        }
+        for signal in signals.wait() {
+            if signal != SIGCHLD
+                && let Ok(signal) = Signal::try_from(signal)
+            {
                 reaper::signal_descendants(signal);
             }
         }
-    });
-    let status = reaper::wait_for_command(command_pid);
-    reaper::end_descendants(
-        command_pid,
-        Duration::from_millis(confinement.kill_grace_ms),
-    );
+    };
+    reaper::end_descendants(Duration::from_millis(confinement.kill_grace_ms));
     Ok(match status {
         WaitStatus::Exited(_, code) => ExitCode::from(u8::try_from(code).unwrap_or(1)),
         WaitStatus::Signaled(_, signal, _) => exit_by(signal),

@@ -65,47 +65,54 @@ pub(crate) fn signal_descendants(signal: Signal) {
     }
 }
 
-/// Reaps every child that has exited, without waiting; returns the status of `command` if it
-/// was among them.
-pub(crate) fn reap_ready(command: Pid) -> Option<WaitStatus> {
-    let mut command_status = None;
+/// Reaps every child that has exited, without waiting; returns whether any child is left.
+///
+/// As a subreaper, no child left means no descendant left: an orphan is re-parented to the
+/// helper before its parent can be reaped.
+pub(crate) fn reap_ready() -> bool {
     loop {
         match waitpid(None, Some(WaitPidFlag::WNOHANG)) {
-            Ok(WaitStatus::StillAlive) | Err(Errno::ECHILD) => return command_status,
-            Ok(status) if status.pid() == Some(command) => command_status = Some(status),
+            Ok(WaitStatus::StillAlive) => return true,
+            Err(Errno::ECHILD) => return false,
             Ok(_) | Err(Errno::EINTR) => {}
-            Err(_) => return command_status,
+            Err(_) => return true,
         }
     }
 }
 
-/// Waits for the command itself to end, reaping adopted orphans meanwhile.
-pub(crate) fn wait_for_command(command: Pid) -> WaitStatus {
+/// Reaps every child that has exited, without waiting; returns the command's status once it
+/// is among them.
+pub(crate) fn reap_command(command: Pid) -> Option<WaitStatus> {
     loop {
-        match waitpid(None, None) {
-            Ok(status) if status.pid() == Some(command) => match status {
-                WaitStatus::Exited(..) | WaitStatus::Signaled(..) => return status,
-                _ => {}
-            },
+        match waitpid(None, Some(WaitPidFlag::WNOHANG)) {
+            Ok(WaitStatus::StillAlive) => return None,
+            Ok(status @ (WaitStatus::Exited(..) | WaitStatus::Signaled(..)))
+                if status.pid() == Some(command) =>
+            {
+                return Some(status);
+            }
             Ok(_) | Err(Errno::EINTR) => {}
-            // The command is our child, so this cannot happen; treat it as gone.
-            Err(_) => return WaitStatus::Exited(command, 1),
+            // The command is our child, so no child left means it is gone.
+            Err(_) => return Some(WaitStatus::Exited(command, 1)),
         }
     }
 }
 
 /// Ends every descendant still alive after the command: SIGTERM, then SIGKILL once `grace`
 /// has passed, until none is left and every child is reaped.
-pub(crate) fn end_descendants(command: Pid, grace: Duration) {
+pub(crate) fn end_descendants(grace: Duration) {
     let started = Instant::now();
     let mut terminated = false;
     loop {
-        reap_ready(command);
+        // The common case, a command that left nothing behind, costs no scan of /proc.
+        if !reap_ready() {
+            return;
+        }
         let left = live_descendants(std::process::id());
         if left.is_empty() {
-            // Zombies of adopted orphans may still wait to be reaped.
-            reap_ready(command);
-            return;
+            // Children that are exiting right now; their zombies are reaped next round.
+            std::thread::sleep(POLL);
+            continue;
         }
         let signal = if !terminated {
             terminated = true;

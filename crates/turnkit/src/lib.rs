@@ -16,6 +16,9 @@
 //! - `tasks_ghost_snapshot` (feature `ghost-snapshot`): ghost snapshots of the working tree
 //!   around a turn's file changes, offered to turns as the [`TurnSnapshots`] service, and the
 //!   `ghost_snapshot` task kind that takes one on request;
+//! - [`sandbox`] and [`exec`] (feature `sandbox`): confine a command under a
+//!   [`SandboxPolicy`] (Landlock and a socket filter, applied by the `turnkit-sandbox-exec`
+//!   helper, failing closed), and run commands with exec's process-group handling;
 //! - [`tasks_undo`] (feature `undo`): the `undo` task kind, which reverts the file changes of
 //!   the last turn from its ghost snapshots (`Op::Undo`).
 //!
@@ -71,15 +74,20 @@
 mod builder;
 
 pub use builder::{SessionBuilderExt, builder};
+#[cfg(feature = "sandbox")]
+pub use turnkit_exec as exec;
 #[cfg(feature = "openai")]
 pub use turnkit_model as model;
 #[cfg(feature = "openai")]
 pub use turnkit_model_openai as model_openai;
 pub use turnkit_protocol as protocol;
+#[cfg(feature = "sandbox")]
+pub use turnkit_sandbox as sandbox;
 pub use turnkit_protocol::{
     ApprovalOrigin, ApprovalPolicy, ApprovalRequest, ApprovalSubject, ContentItem, Event, EventMsg,
     ExecCommandEnd, ExecSource, ExecStream, Op, ResponseItem, ReviewDecision, ReviewRequest, Role,
-    SubSessionOutcome, Submission, TaskKind, ToolSpec, TurnAbortReason, UndoCompleted, UserInput,
+    SandboxPolicy, SubSessionOutcome, Submission, TaskKind, ToolSpec, TurnAbortReason, UndoCompleted,
+    UserInput,
 };
 pub use turnkit_session_core::{
     CancellationToken, ChildOutcome, DEFAULT_GRACE_PERIOD, DEFAULT_MAX_DEPTH,
