@@ -32,9 +32,18 @@ use crate::{
 ///
 /// The run is over when the child has exited and been reaped, its process group is empty,
 /// and its pipes are closed. Processes the command left running in its group when it exited
-/// get SIGTERM, then SIGKILL after the grace period. A process that left the group (`setsid`)
-/// and holds a pipe open is outlived: the pipes are read for at most the drain timeout once
-/// the child is reaped and its group gone or killed.
+/// get SIGTERM, then SIGKILL after the grace period. Once the group is gone, every process
+/// of the command that left it (`setsid`, a daemon's double fork) gets SIGKILL: the child's
+/// environment carries a variable unique to the run, `TURNKIT_RUN_<pid>_<n>=1`, which such
+/// processes inherit and by which they are found in `/proc`. A process that cleared its
+/// environment and left the group is outlived (run the command under a
+/// [`sandbox`](CommandSpec::sandbox), whose helper is a child subreaper, to end those too);
+/// if it holds a pipe open, the pipes are read for at most the drain timeout once the child
+/// is reaped and its group gone or killed.
+///
+/// With a [`sandbox`](CommandSpec::sandbox), the child is the sandbox's helper, which confines
+/// itself and runs the command as its own child; a sandbox that cannot be set up is an
+/// [`Error::Sandbox`] and nothing runs.
 ///
 /// When `cancel` fires or the timeout runs out while the child runs, the whole group gets
 /// SIGTERM, then SIGKILL once the grace period passes without the group being empty, and the
@@ -54,7 +63,7 @@ use crate::{
 /// # Cancel safety
 ///
 /// Dropping the future before it completes sends SIGKILL to the process group (a drop guard
-/// does it), so no process of the group outlives the run; the killed child is reaped by tokio
+/// does it) and to the run's escaped processes, so no process of the group outlives the run; the killed child is reaped by tokio
 /// in the background, the output read so far is lost, and nothing more is forwarded. To stop a
 /// command and still get its outcome, cancel the token instead and await the future.
 pub async fn run(mut spec: CommandSpec, cancel: CancellationToken) -> Result<ExecOutput, Error> {
@@ -91,18 +100,20 @@ fn build_command(
             .map_err(|source| Error::Sandbox { source })?,
         None => None,
     };
-    let (mut command, temp_dir) = match sandboxed {
-        Some(sandboxed) => {
-            let mut command = Command::new(sandboxed.program);
-            command.args(sandboxed.args);
-            (command, sandboxed.temp_dir)
-        }
-        None => {
-            let mut command = Command::new(spec.program());
-            command.args(spec.args_slice());
-            (command, None)
-        }
+    let (program, args, temp_dir) = match sandboxed {
+        Some(sandboxed) => (
+            sandboxed.program.into_os_string(),
+            sandboxed.args,
+            sandboxed.temp_dir,
+        ),
+        None => (
+            spec.program().to_os_string(),
+            spec.args_slice().to_vec(),
+            None,
+        ),
     };
+    let mut command = Command::new(program);
+    command.args(args);
     command
         .stdin(Stdio::null())
         .stdout(Stdio::piped())

@@ -29,7 +29,10 @@ async fn escapees_die_when_the_command_finishes() {
     .expect("the command runs");
     let pids = escapee_pids(&output.stdout.to_string_lossy()).expect("the pids were printed");
     assert_eq!(output.status, ExitStatus::Exited(0));
-    assert!(all_dead(&pids).await, "an escapee outlived the run: {pids:?}");
+    assert!(
+        all_dead(&pids).await,
+        "an escapee outlived the run: {pids:?}"
+    );
 }
 
 /// Starts the script with `sleep 60` after it and waits for its pids.
@@ -63,7 +66,10 @@ async fn escapees_die_when_the_command_is_cancelled() {
     cancel.cancel();
     let output = handle.await.expect("no panic").expect("the command runs");
     assert!(output.cancelled);
-    assert!(all_dead(&pids).await, "an escapee outlived the run: {pids:?}");
+    assert!(
+        all_dead(&pids).await,
+        "an escapee outlived the run: {pids:?}"
+    );
 }
 
 #[tokio::test]
@@ -71,5 +77,8 @@ async fn escapees_die_when_the_run_is_dropped() {
     let (handle, _cancel, pids) = started().await;
     handle.abort();
     assert!(handle.await.is_err_and(|error| error.is_cancelled()));
-    assert!(all_dead(&pids).await, "an escapee outlived the run: {pids:?}");
+    assert!(
+        all_dead(&pids).await,
+        "an escapee outlived the run: {pids:?}"
+    );
 }

@@ -144,13 +144,12 @@ impl SandboxPolicy {
         }
         match (self, other) {
             (Self::FullAccess, _) | (Self::WorkspaceWrite { .. }, Self::ReadOnly { .. }) => false,
-            (Self::ReadOnly { .. }, _) => true,
+            (Self::ReadOnly { .. }, _) | (Self::WorkspaceWrite { .. }, Self::FullAccess) => true,
             (Self::WorkspaceWrite { writable_roots, .. }, Self::WorkspaceWrite { .. }) => {
                 writable_roots
                     .iter()
                     .all(|root| other.covers(root.as_path()))
             }
-            (Self::WorkspaceWrite { .. }, Self::FullAccess) => true,
         }
     }
 

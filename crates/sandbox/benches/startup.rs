@@ -34,7 +34,12 @@ fn run_true(runtime: &Runtime, dir: &Path, policy: Option<&SandboxPolicy>) {
     let output = runtime
         .block_on(run(spec, CancellationToken::new()))
         .expect("`true` runs");
-    assert_eq!(output.exit_code(), Some(0), "{}", output.aggregated.to_string_lossy());
+    assert_eq!(
+        output.exit_code(),
+        Some(0),
+        "{}",
+        output.aggregated.to_string_lossy()
+    );
 }
 
 /// A git repository in a temp dir, so `workspace_write` protects its hooks and config.
@@ -73,7 +78,12 @@ fn median(mut samples: Vec<Duration>) -> Duration {
 }
 
 /// Medians of `true` with and without the sandbox, measured in alternation.
-fn paired(runtime: &Runtime, dir: &Path, policy: &SandboxPolicy, runs: usize) -> (Duration, Duration) {
+fn paired(
+    runtime: &Runtime,
+    dir: &Path,
+    policy: &SandboxPolicy,
+    runs: usize,
+) -> (Duration, Duration) {
     let mut with = Vec::with_capacity(runs);
     let mut without = Vec::with_capacity(runs);
     for round in 0..runs + 5 {
@@ -93,17 +103,29 @@ fn paired(runtime: &Runtime, dir: &Path, policy: &SandboxPolicy, runs: usize) ->
 
 fn ratios() {
     let runtime = runtime();
-    let dir = repo();
+    let repo = repo();
+    let plain = tempfile::tempdir().expect("a temp dir");
     println!();
-    for policy in [
-        SandboxPolicy::read_only(),
-        SandboxPolicy::workspace_write(),
-        SandboxPolicy::FullAccess,
-    ] {
-        let (with, without) = paired(&runtime, dir.path(), &policy, 100);
+    let cases = [
+        ("read_only", SandboxPolicy::read_only(), repo.path()),
+        // In a git repository: a user and mount namespace makes its hooks and config read-only.
+        (
+            "workspace_write",
+            SandboxPolicy::workspace_write(),
+            repo.path(),
+        ),
+        (
+            "workspace_write_no_git",
+            SandboxPolicy::workspace_write(),
+            plain.path(),
+        ),
+        ("full_access", SandboxPolicy::FullAccess, repo.path()),
+    ];
+    for (name, policy, dir) in cases {
+        let (with, without) = paired(&runtime, dir, &policy, 100);
         let added_ms = (with.as_secs_f64() - without.as_secs_f64()) * 1000.0;
         println!(
-            "ratio sandbox_startup_{policy}: {:.2} (`true` through exec: {with:?} sandboxed, {without:?} without; {added_ms:.2} ms added, aim < 5 ms)",
+            "ratio sandbox_startup_{name}: {:.2} (`true` through exec: {with:?} sandboxed, {without:?} without; {added_ms:.2} ms added, aim < 5 ms)",
             with.as_secs_f64() / without.as_secs_f64()
         );
     }

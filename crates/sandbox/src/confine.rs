@@ -37,7 +37,7 @@ pub(crate) fn landlock_support() -> Result<(), String> {
     let created = Ruleset::default()
         .set_compatibility(CompatLevel::HardRequirement)
         .handle_access(AccessFs::from_all(ABI::V1))
-        .and_then(|ruleset| ruleset.create());
+        .and_then(Ruleset::create);
     match created {
         Ok(_) => Ok(()),
         Err(error) => Err(format!("Landlock is not available: {error}")),
@@ -148,7 +148,7 @@ fn restrict_file_system(writable: &[PathBuf], temp_dir: &Path) -> Result<(), Err
         .set_compatibility(CompatLevel::BestEffort)
         .handle_access(all)
         .and_then(|ruleset| ruleset.scope(Scope::Signal))
-        .and_then(|ruleset| ruleset.create())
+        .and_then(Ruleset::create)
         .and_then(|ruleset| ruleset.add_rules(path_beneath_rules(["/"], read)))
         .and_then(|ruleset| {
             ruleset.add_rules(path_beneath_rules(
@@ -162,7 +162,7 @@ fn restrict_file_system(writable: &[PathBuf], temp_dir: &Path) -> Result<(), Err
                 all,
             ))
         })
-        .and_then(|ruleset| ruleset.restrict_self())
+        .and_then(landlock::RulesetCreated::restrict_self)
         .map_err(|error| confine_error("applying Landlock", error))?;
     if status.ruleset == RulesetStatus::NotEnforced {
         return Err(Error::Unsupported {
@@ -173,7 +173,7 @@ fn restrict_file_system(writable: &[PathBuf], temp_dir: &Path) -> Result<(), Err
 }
 
 /// A seccomp filter: `socket` for any family but `AF_UNIX` fails with `EACCES`, and so does
-/// `io_uring_setup` (an io_uring can open sockets without calling `socket`).
+/// `io_uring_setup` (an `io_uring` can open sockets without calling `socket`).
 fn refuse_sockets() -> Result<(), Error> {
     let arch = TargetArch::try_from(std::env::consts::ARCH)
         .map_err(|error| confine_error("building the socket filter", error))?;

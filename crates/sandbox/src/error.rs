@@ -42,7 +42,9 @@ pub enum Error {
         source: Option<io::Error>,
     },
     /// The helper could not apply a restriction to itself; the command was not run.
-    #[error("could not confine the command ({step}), so it was not run; choose the full_access sandbox policy knowingly to run it without a sandbox")]
+    #[error(
+        "could not confine the command ({step}), so it was not run; choose the full_access sandbox policy knowingly to run it without a sandbox"
+    )]
     Confine {
         /// The step that failed and why.
         step: String,

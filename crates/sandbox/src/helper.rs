@@ -60,22 +60,25 @@ fn parse(args: Vec<OsString>) -> Result<(Confinement, OsString, Vec<OsString>), 
 
 fn run(args: Vec<OsString>) -> Result<ExitCode, Error> {
     let (confinement, program, args) = parse(args)?;
-    nix::sys::prctl::set_child_subreaper(true)
-        .map_err(|error| Error::Confine {
-            step: format!("becoming a child subreaper: {error}"),
-        })?;
+    nix::sys::prctl::set_child_subreaper(true).map_err(|error| Error::Confine {
+        step: format!("becoming a child subreaper: {error}"),
+    })?;
     if confinement.confine {
-        let temp_dir = confinement.temp_dir.as_deref().ok_or_else(|| Error::Usage {
-            problem: "a confinement needs a private temporary directory".into(),
-        })?;
+        let temp_dir = confinement
+            .temp_dir
+            .as_deref()
+            .ok_or_else(|| Error::Usage {
+                problem: "a confinement needs a private temporary directory".into(),
+            })?;
         crate::confine::apply(&confinement, temp_dir)?;
     }
 
     // Handled rather than blocked: a blocked signal would stay blocked in the command (the
     // mask survives exec), while a handled one reverts to its default there.
-    let mut signals = Signals::new(FORWARDED.iter().chain([&SIGCHLD])).map_err(|error| Error::Confine {
-        step: format!("handling signals: {error}"),
-    })?;
+    let mut signals =
+        Signals::new(FORWARDED.iter().chain([&SIGCHLD])).map_err(|error| Error::Confine {
+            step: format!("handling signals: {error}"),
+        })?;
 
     let mut command = Command::new(&program);
     command.args(&args);
@@ -127,4 +130,3 @@ fn exit_by(signal: Signal) -> ExitCode {
     let _ = raise(signal);
     ExitCode::from(128u8.saturating_add(signal as u8))
 }
-

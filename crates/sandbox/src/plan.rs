@@ -122,7 +122,13 @@ impl Sandbox {
                 source: Some(source),
             })?;
         let confinement = self.confinement(kill_grace_ms, temp_dir.path())?;
-        Ok(Some(wrap(helper, &confinement, Some(temp_dir), program, args)))
+        Ok(Some(wrap(
+            helper,
+            &confinement,
+            Some(temp_dir),
+            program,
+            args,
+        )))
     }
 
     fn confinement(&self, kill_grace_ms: u64, temp_dir: &Path) -> Result<Confinement, Error> {

@@ -83,7 +83,10 @@ pub fn recognise_refusal(exit_code: Option<i32>, output: &str) -> Option<Refusal
             .join("\n")
             .to_lowercase();
         let line = line.trim().to_owned();
-        if NETWORK_MARKERS.iter().any(|marker| context.contains(marker)) {
+        if NETWORK_MARKERS
+            .iter()
+            .any(|marker| context.contains(marker))
+        {
             Some(Refusal::Network { line })
         } else {
             Some(Refusal::Write { line })

@@ -47,7 +47,11 @@ async fn read_only_reads_anywhere_and_writes_only_its_private_temp_dir() {
     assert!(!session.path().join("written.txt").exists());
     assert!(!outside.path().join("written.txt").exists());
     assert_eq!(
-        output.stderr.to_string_lossy().matches("Permission denied").count(),
+        output
+            .stderr
+            .to_string_lossy()
+            .matches("Permission denied")
+            .count(),
         3,
         "{}",
         output.stderr.to_string_lossy()
@@ -84,7 +88,10 @@ async fn without_network_access_tcp_fails_and_unix_sockets_work() {
     let output = sh(SandboxPolicy::read_only(), session.path(), &script).await;
     let stdout = output.stdout.to_string_lossy();
     let stderr = output.stderr.to_string_lossy();
-    assert_eq!(stdout, "connected\n", "only the unix socket connects: {stderr}");
+    assert_eq!(
+        stdout, "connected\n",
+        "only the unix socket connects: {stderr}"
+    );
     assert!(stderr.contains("connect: Permission denied"), "{stderr}");
 
     let allowed = SandboxPolicy::read_only().with_network_access(true);
@@ -113,7 +120,10 @@ async fn workspace_write_writes_below_the_directory_and_nowhere_else() {
     let stderr = output.stderr.to_string_lossy();
 
     for allowed in ["below", "top", "git-add"] {
-        assert!(stdout.contains(allowed), "{allowed} failed: {stdout} {stderr}");
+        assert!(
+            stdout.contains(allowed),
+            "{allowed} failed: {stdout} {stderr}"
+        );
     }
     for refused in ["outside", "symlink", "hook", "hook-link", "config"] {
         assert!(

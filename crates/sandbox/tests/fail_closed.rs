@@ -14,10 +14,7 @@ async fn a_missing_helper_runs_nothing_and_says_what_to_do() {
     require_landlock();
     let session = tempfile::tempdir().expect("a temp dir");
     let missing = session.path().join("no-such-helper");
-    for policy in [
-        SandboxPolicy::read_only(),
-        SandboxPolicy::workspace_write(),
-    ] {
+    for policy in [SandboxPolicy::read_only(), SandboxPolicy::workspace_write()] {
         let error = run(
             CommandSpec::shell_with("/bin/sh", "touch ran")
                 .cwd(session.path())
@@ -97,7 +94,12 @@ async fn a_relative_writable_root_is_refused_before_anything_runs() {
     .expect_err("a relative root is refused");
     assert!(!session.path().join("ran").exists());
     assert!(
-        matches!(&error, turnkit_exec::Error::Sandbox { source: Error::Path { .. } }),
+        matches!(
+            &error,
+            turnkit_exec::Error::Sandbox {
+                source: Error::Path { .. }
+            }
+        ),
         "{error:?}"
     );
 }

@@ -11,9 +11,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use turnkit_exec::{CommandSpec, ExecOutput, ExitStatus, OutputChunk, run};
 use turnkit_sandbox::SandboxPolicy;
-use turnkit_testkit::process::{
-    escapee_pids, escapees_script, live_group_members, process_alive,
-};
+use turnkit_testkit::process::{escapee_pids, escapees_script, live_group_members, process_alive};
 
 use support::{require_landlock, sandbox};
 
@@ -77,10 +75,7 @@ async fn escapees_die_when_a_sandboxed_command_finishes() {
 }
 
 /// Runs `script` until `ready` holds for its output, then cancels it.
-async fn cancel_when(
-    spec: CommandSpec,
-    ready: impl Fn(&str) -> bool,
-) -> (ExecOutput, String) {
+async fn cancel_when(spec: CommandSpec, ready: impl Fn(&str) -> bool) -> (ExecOutput, String) {
     let (tx, mut rx) = mpsc::channel::<OutputChunk>(16);
     let cancel = CancellationToken::new();
     let handle = tokio::spawn(run(spec.output_sender(tx), cancel.clone()));
@@ -107,7 +102,10 @@ async fn escapees_die_when_a_sandboxed_command_is_cancelled() {
         let pids = escapee_pids(&seen).expect("checked");
         assert!(output.cancelled);
         assert_eq!(output.status, ExitStatus::Signaled(15), "{policy}");
-        assert!(all_dead(&pids).await, "{policy}: an escapee outlived the run");
+        assert!(
+            all_dead(&pids).await,
+            "{policy}: an escapee outlived the run"
+        );
     }
 }
 
@@ -152,7 +150,10 @@ async fn output_is_capped_through_the_helper() {
     assert_eq!(output.status, ExitStatus::Exited(0));
     assert_eq!(output.stdout.total_bytes(), 3_000_000);
     assert!(output.stdout.to_string_lossy().len() <= 64 * 1024 + 256);
-    assert_eq!(live_group_members(output.pid.expect("started")), Vec::<u32>::new());
+    assert_eq!(
+        live_group_members(output.pid.expect("started")),
+        Vec::<u32>::new()
+    );
 }
 
 #[tokio::test]
@@ -182,5 +183,10 @@ async fn a_command_killed_by_a_signal_reports_that_signal_through_the_helper() {
     .await
     .expect("the helper reports it");
     assert_eq!(output.exit_code(), Some(127));
-    assert!(output.stderr.to_string_lossy().contains("command not found"));
+    assert!(
+        output
+            .stderr
+            .to_string_lossy()
+            .contains("command not found")
+    );
 }

@@ -19,7 +19,10 @@ async fn refused_writes_and_sockets_are_recognised_in_real_output() {
     )
     .await;
     let refusal = recognise_refusal(output.exit_code(), &output.aggregated.to_string_lossy());
-    assert!(matches!(refusal, Some(Refusal::Write { .. })), "{refusal:?}");
+    assert!(
+        matches!(refusal, Some(Refusal::Write { .. })),
+        "{refusal:?}"
+    );
 
     let tcp = TcpListener::bind("127.0.0.1:0").expect("a loopback listener");
     let port = tcp.local_addr().expect("bound").port();
@@ -78,10 +81,6 @@ fn only_failures_with_a_refusal_message_are_recognised() {
         ),
     ];
     for (exit_code, output, expected) in cases {
-        assert_eq!(
-            &recognise_refusal(*exit_code, output),
-            expected,
-            "{output}"
-        );
+        assert_eq!(&recognise_refusal(*exit_code, output), expected, "{output}");
     }
 }

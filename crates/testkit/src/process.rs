@@ -55,9 +55,7 @@ pub fn escapees_script(then: &str) -> String {
 
 /// The pids an [`escapees_script`] printed, once its line is complete.
 pub fn escapee_pids(output: &str) -> Option<Vec<u32>> {
-    let line = output
-        .lines()
-        .find(|line| line.starts_with("escapees "))?;
+    let line = output.lines().find(|line| line.starts_with("escapees "))?;
     let pids: Vec<u32> = line
         .split_whitespace()
         .skip(1)

@@ -81,14 +81,14 @@ pub use turnkit_model as model;
 #[cfg(feature = "openai")]
 pub use turnkit_model_openai as model_openai;
 pub use turnkit_protocol as protocol;
-#[cfg(feature = "sandbox")]
-pub use turnkit_sandbox as sandbox;
 pub use turnkit_protocol::{
     ApprovalOrigin, ApprovalPolicy, ApprovalRequest, ApprovalSubject, ContentItem, Event, EventMsg,
     ExecCommandEnd, ExecSource, ExecStream, Op, ResponseItem, ReviewDecision, ReviewRequest, Role,
-    SandboxPolicy, SubSessionOutcome, Submission, TaskKind, ToolSpec, TurnAbortReason, UndoCompleted,
-    UserInput,
+    SandboxPolicy, SubSessionOutcome, Submission, TaskKind, ToolSpec, TurnAbortReason,
+    UndoCompleted, UserInput,
 };
+#[cfg(feature = "sandbox")]
+pub use turnkit_sandbox as sandbox;
 pub use turnkit_session_core::{
     CancellationToken, ChildOutcome, DEFAULT_GRACE_PERIOD, DEFAULT_MAX_DEPTH,
     DEFAULT_SUB_SESSION_STOP_BOUND, Error, RolloutRecord, Services, Session, SessionBuilder,

@@ -15,29 +15,31 @@ use turnkit::{CancellationToken, SandboxPolicy};
 async fn a_read_only_command_cannot_write_and_the_refusal_is_recognised() {
     check_support().expect("this machine's kernel has Landlock");
     let dir = tempfile::tempdir().expect("a temp dir");
-    let spec = CommandSpec::shell_with("/bin/sh", "cat /etc/hostname >/dev/null && echo read; echo x > note.txt")
-        .cwd(dir.path())
-        .sandbox(Sandbox::new(SandboxPolicy::read_only(), dir.path()));
-    match locate_helper(None) {
-        Ok(_) => {
-            let output = run(spec, CancellationToken::new())
-                .await
-                .expect("the sandboxed command runs");
-            assert_eq!(output.stdout.to_string_lossy(), "read\n");
-            assert!(!dir.path().join("note.txt").exists());
-            let refusal =
-                recognise_refusal(output.exit_code(), &output.aggregated.to_string_lossy());
-            assert!(matches!(refusal, Some(Refusal::Write { .. })), "{refusal:?}");
-        }
-        Err(_) => {
-            let error = run(spec, CancellationToken::new())
-                .await
-                .expect_err("no helper, no run");
-            let ExecError::Sandbox { source } = error else {
-                panic!("expected a sandbox error, got {error:?}");
-            };
-            assert!(source.to_string().contains("cargo build"), "{source}");
-            assert!(!dir.path().join("note.txt").exists());
-        }
+    let spec = CommandSpec::shell_with(
+        "/bin/sh",
+        "cat /etc/hostname >/dev/null && echo read; echo x > note.txt",
+    )
+    .cwd(dir.path())
+    .sandbox(Sandbox::new(SandboxPolicy::read_only(), dir.path()));
+    if locate_helper(None).is_ok() {
+        let output = run(spec, CancellationToken::new())
+            .await
+            .expect("the sandboxed command runs");
+        assert_eq!(output.stdout.to_string_lossy(), "read\n");
+        assert!(!dir.path().join("note.txt").exists());
+        let refusal = recognise_refusal(output.exit_code(), &output.aggregated.to_string_lossy());
+        assert!(
+            matches!(refusal, Some(Refusal::Write { .. })),
+            "{refusal:?}"
+        );
+    } else {
+        let error = run(spec, CancellationToken::new())
+            .await
+            .expect_err("no helper, no run");
+        let ExecError::Sandbox { source } = error else {
+            panic!("expected a sandbox error, got {error:?}");
+        };
+        assert!(source.to_string().contains("cargo build"), "{source}");
+        assert!(!dir.path().join("note.txt").exists());
     }
 }
