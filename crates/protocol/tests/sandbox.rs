@@ -1,7 +1,7 @@
 //! The sandbox policy on the wire (one snapshot per variant), its strictness order, and
 //! round trips under proptest.
 //!
-//! Cases default to 64; set `PROPTEST_CASES` for more.
+//! Cases default to proptest's 256; set `PROPTEST_CASES` for more.
 
 use std::path::PathBuf;
 
@@ -89,16 +89,8 @@ fn policy() -> impl Strategy<Value = SandboxPolicy> {
     ]
 }
 
-fn cases() -> u32 {
-    std::env::var("PROPTEST_CASES")
-        .ok()
-        .and_then(|cases| cases.parse().ok())
-        .unwrap_or(64)
-}
-
+// proptest's default configuration: 256 cases, or `PROPTEST_CASES`.
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(cases()))]
-
     #[test]
     fn sandbox_policy_round_trips(value in policy()) {
         let text = serde_json::to_string(&value).expect("serialises");
