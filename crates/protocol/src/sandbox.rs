@@ -199,8 +199,25 @@ impl SandboxPolicy {
     }
 }
 
+/// The wire name, then what it allows besides: `read_only`, `workspace_write with network
+/// access and writable roots /a, /b`.
 impl std::fmt::Display for SandboxPolicy {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
+        f.write_str(self.as_str())?;
+        let network = !self.is_full_access() && self.has_network_access();
+        let roots = self.writable_roots();
+        match (network, roots.is_empty()) {
+            (false, true) => return Ok(()),
+            (true, true) => return f.write_str(" with network access"),
+            (true, false) => f.write_str(" with network access and writable roots ")?,
+            (false, false) => f.write_str(" with writable roots ")?,
+        }
+        for (index, root) in roots.iter().enumerate() {
+            if index > 0 {
+                f.write_str(", ")?;
+            }
+            write!(f, "{}", root.display())?;
+        }
+        Ok(())
     }
 }

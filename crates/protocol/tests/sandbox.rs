@@ -40,6 +40,25 @@ fn missing_fields_read_as_the_strict_choice_and_unknown_ones_are_ignored() {
 }
 
 #[test]
+fn a_policy_displays_its_name_and_what_it_adds() {
+    assert_eq!(SandboxPolicy::read_only().to_string(), "read_only");
+    assert_eq!(
+        SandboxPolicy::read_only()
+            .with_network_access(true)
+            .to_string(),
+        "read_only with network access"
+    );
+    assert_eq!(
+        SandboxPolicy::workspace_write()
+            .with_writable_root("/a")
+            .with_writable_root("/b")
+            .to_string(),
+        "workspace_write with writable roots /a, /b"
+    );
+    assert_eq!(SandboxPolicy::FullAccess.to_string(), "full_access");
+}
+
+#[test]
 fn policies_are_ordered_by_strictness() {
     let read_only = SandboxPolicy::read_only();
     let workspace = SandboxPolicy::workspace_write();

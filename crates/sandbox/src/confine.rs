@@ -172,7 +172,8 @@ fn restrict_file_system(writable: &[PathBuf], temp_dir: &Path) -> Result<(), Err
 }
 
 /// A seccomp filter: `socket` for any family but `AF_UNIX` fails with `EACCES`, and so does
-/// `io_uring_setup` (an `io_uring` can open sockets without calling `socket`).
+/// `io_uring_setup` (an `io_uring` can open sockets without calling `socket`); on `x86_64` the
+/// x32 numbers of both fail whatever their arguments.
 fn refuse_sockets() -> Result<(), Error> {
     let arch = TargetArch::try_from(std::env::consts::ARCH)
         .map_err(|error| confine_error("building the socket filter", error))?;
@@ -186,10 +187,18 @@ fn refuse_sockets() -> Result<(), Error> {
         .map_err(|error| confine_error("building the socket filter", error))?,
     ])
     .map_err(|error| confine_error("building the socket filter", error))?;
-    let rules: BTreeMap<i64, Vec<SeccompRule>> = BTreeMap::from([
+    let mut rules: BTreeMap<i64, Vec<SeccompRule>> = BTreeMap::from([
         (nix::libc::SYS_socket, vec![not_unix]),
         (nix::libc::SYS_io_uring_setup, Vec::new()),
     ]);
+    // The x32 ABI reaches the same calls under other numbers on x86_64 (32-bit calls of another
+    // architecture kill the process: seccompiler checks the architecture first).
+    #[cfg(target_arch = "x86_64")]
+    {
+        const X32_SYSCALL_BIT: i64 = 0x4000_0000;
+        rules.insert(X32_SYSCALL_BIT | nix::libc::SYS_socket, Vec::new());
+        rules.insert(X32_SYSCALL_BIT | nix::libc::SYS_io_uring_setup, Vec::new());
+    }
     let filter: BpfProgram = SeccompFilter::new(
         rules,
         SeccompAction::Allow,
