@@ -22,7 +22,11 @@ const SESSIONLESS: &[&str] = &[
     "turnkit-git-snapshot",
     "turnkit-model",
     "turnkit-model-openai",
+    "turnkit-sandbox",
 ];
+/// The sandbox sits beside exec: exec runs commands through it, so it never needs exec.
+const SANDBOX: &str = "turnkit-sandbox";
+const EXEC: &str = "turnkit-exec";
 
 /// Checks every boundary whose crates exist and fails with all violations found.
 pub(crate) fn run(workspace: &Workspace) -> Result<()> {
@@ -53,6 +57,15 @@ pub(crate) fn run(workspace: &Workspace) -> Result<()> {
         if tree(&["-p", name, "--all-features"])?.contains(SESSION_CORE) {
             violations.push(format!(
                 "{name} depends on {SESSION_CORE}; it must know nothing of sessions"
+            ));
+        }
+    }
+
+    if workspace.has(SANDBOX) {
+        checked += 1;
+        if tree(&["-p", SANDBOX, "--all-features"])?.contains(EXEC) {
+            violations.push(format!(
+                "{SANDBOX} depends on {EXEC}; the sandbox sits beside exec, which uses it"
             ));
         }
     }

@@ -59,4 +59,11 @@ pub enum Error {
         #[source]
         source: io::Error,
     },
+    /// The command was to run in a sandbox that cannot be set up, so it did not run at all.
+    #[error("the command did not run: its sandbox cannot be set up")]
+    Sandbox {
+        /// Why, and what to do about it.
+        #[source]
+        source: turnkit_sandbox::Error,
+    },
 }

@@ -5,6 +5,8 @@ use nix::errno::Errno;
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
 
+use crate::escapees::RunMarker;
+
 /// Whether a live (not zombie) process is left in the process group `pgid`.
 ///
 /// `kill(-pgid, 0)` alone is not enough: an orphaned grandchild that died stays in the group
@@ -64,7 +66,8 @@ fn parse_stat(stat: &[u8]) -> Option<(u8, u32)> {
     Some((state, group))
 }
 
-/// A process group this run created; sends SIGKILL to it on drop unless disarmed.
+/// A process group this run created; sends SIGKILL to it on drop unless disarmed, and kills
+/// the run's escapees (see [`RunMarker`]) on drop in any case.
 ///
 /// Invariant: armed until the group is known to be gone or has been sent SIGKILL, so a
 /// dropped run never leaves the group alive, and a finished run never signals a process
@@ -73,15 +76,26 @@ fn parse_stat(stat: &[u8]) -> Option<(u8, u32)> {
 pub(crate) struct ProcessGroup {
     pgid: Pid,
     armed: bool,
+    marker: RunMarker,
+    escapees_killed: bool,
 }
 
 impl ProcessGroup {
-    /// The group whose id is the pid of its leader, our child.
-    pub(crate) fn new(leader_pid: u32) -> Self {
+    /// The group whose id is the pid of its leader, our child, started with `marker` in its
+    /// environment.
+    pub(crate) fn new(leader_pid: u32, marker: RunMarker) -> Self {
         Self {
             pgid: Pid::from_raw(i32::try_from(leader_pid).unwrap_or(i32::MAX)),
             armed: true,
+            marker,
+            escapees_killed: false,
         }
+    }
+
+    /// Kills every process of the run that left the group; call once the group is gone.
+    pub(crate) fn kill_escapees(&mut self) {
+        self.marker.kill_marked();
+        self.escapees_killed = true;
     }
 
     /// Sends `signal` to every process in the group; false when the group is empty.
@@ -121,6 +135,9 @@ impl Drop for ProcessGroup {
                 "run dropped midway; killing its process group"
             );
             let _ = killpg(self.pgid, Signal::SIGKILL);
+        }
+        if !self.escapees_killed {
+            self.marker.kill_marked();
         }
     }
 }

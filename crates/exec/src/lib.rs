@@ -12,7 +12,10 @@
 //!   interleaved, each keeping its head and tail within the cap.
 //!   [`ExecOutput::formatted_output`] renders what a model should be shown.
 //! - Cancelling, or the timeout, sends SIGTERM to the process group, then SIGKILL after the
-//!   grace period; dropping the future sends SIGKILL at once.
+//!   grace period; dropping the future sends SIGKILL at once. Processes of the command that
+//!   left the group (`setsid`, a daemon's double fork) are killed once the group is gone.
+//! - [`CommandSpec::sandbox`] runs the command confined, through `turnkit-sandbox`'s helper,
+//!   and fails closed when the sandbox cannot be set up.
 //! - A program that is missing or not executable is an outcome with exit code 127 or 126 and
 //!   a [`SpawnFailure`], as in a shell; [`Error`] is for requests that cannot run at all.
 //!
@@ -36,6 +39,7 @@
 
 mod capture;
 mod error;
+mod escapees;
 mod group;
 mod output;
 mod pipes;

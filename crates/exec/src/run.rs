@@ -7,6 +7,7 @@ use std::path::Path;
 use std::process::Stdio;
 
 use nix::sys::signal::Signal;
+use tempfile::TempDir;
 use tokio::process::Command;
 use tokio::sync::mpsc;
 use tokio::sync::mpsc::error::TrySendError;
@@ -14,6 +15,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::capture::Capture;
+use crate::escapees::RunMarker;
 use crate::group::ProcessGroup;
 use crate::pipes::Pipes;
 use crate::supervisor::Supervisor;
@@ -30,9 +32,18 @@ use crate::{
 ///
 /// The run is over when the child has exited and been reaped, its process group is empty,
 /// and its pipes are closed. Processes the command left running in its group when it exited
-/// get SIGTERM, then SIGKILL after the grace period. A process that left the group (`setsid`)
-/// and holds a pipe open is outlived: the pipes are read for at most the drain timeout once
-/// the child is reaped and its group gone or killed.
+/// get SIGTERM, then SIGKILL after the grace period. Once the group is gone, every process
+/// of the command that left it (`setsid`, a daemon's double fork) gets SIGKILL: the child's
+/// environment carries a variable unique to the run, `TURNKIT_RUN_<pid>_<n>=1`, which such
+/// processes inherit and by which they are found in `/proc`. A process that cleared its
+/// environment and left the group is outlived (run the command under a
+/// [`sandbox`](CommandSpec::sandbox), whose helper is a child subreaper, to end those too);
+/// if it holds a pipe open, the pipes are read for at most the drain timeout once the child
+/// is reaped and its group gone or killed.
+///
+/// With a [`sandbox`](CommandSpec::sandbox), the child is the sandbox's helper, which confines
+/// itself and runs the command as its own child; a sandbox that cannot be set up is an
+/// [`Error::Sandbox`] and nothing runs.
 ///
 /// When `cancel` fires or the timeout runs out while the child runs, the whole group gets
 /// SIGTERM, then SIGKILL once the grace period passes without the group being empty, and the
@@ -52,7 +63,7 @@ use crate::{
 /// # Cancel safety
 ///
 /// Dropping the future before it completes sends SIGKILL to the process group (a drop guard
-/// does it), so no process of the group outlives the run; the killed child is reaped by tokio
+/// does it) and to the run's escaped processes, so no process of the group outlives the run; the killed child is reaped by tokio
 /// in the background, the output read so far is lost, and nothing more is forwarded. To stop a
 /// command and still get its outcome, cancel the token instead and await the future.
 pub async fn run(mut spec: CommandSpec, cancel: CancellationToken) -> Result<ExecOutput, Error> {
@@ -63,7 +74,9 @@ pub async fn run(mut spec: CommandSpec, cancel: CancellationToken) -> Result<Exe
         check_cwd(cwd)?;
     }
     let sender = spec.take_output_sender();
-    let mut command = build_command(&spec);
+    let marker = RunMarker::new();
+    // The sandbox's private temporary directory lives until the run is over (or dropped).
+    let (mut command, _temp_dir) = build_command(&spec, &marker)?;
     let started = Instant::now();
     if cancel.is_cancelled() {
         return Ok(cancelled_before_start(&spec, started));
@@ -72,13 +85,36 @@ pub async fn run(mut spec: CommandSpec, cancel: CancellationToken) -> Result<Exe
         Ok(child) => child,
         Err(error) => return spawn_failed(&spec, error, started, sender.as_ref()),
     };
-    supervise(child, &spec, sender, &cancel, started).await
+    supervise(child, marker, &spec, sender, &cancel, started).await
 }
 
-fn build_command(spec: &CommandSpec) -> Command {
-    let mut command = Command::new(spec.program());
+/// The command to spawn (the spec's own, or its sandbox helper running it), and the
+/// sandbox's private temporary directory to keep until the run is over.
+fn build_command(
+    spec: &CommandSpec,
+    marker: &RunMarker,
+) -> Result<(Command, Option<TempDir>), Error> {
+    let sandboxed = match spec.get_sandbox() {
+        Some(sandbox) => sandbox
+            .command(spec.program(), spec.args_slice(), spec.get_kill_grace())
+            .map_err(|source| Error::Sandbox { source })?,
+        None => None,
+    };
+    let (program, args, temp_dir) = match sandboxed {
+        Some(sandboxed) => (
+            sandboxed.program.into_os_string(),
+            sandboxed.args,
+            sandboxed.temp_dir,
+        ),
+        None => (
+            spec.program().to_os_string(),
+            spec.args_slice().to_vec(),
+            None,
+        ),
+    };
+    let mut command = Command::new(program);
+    command.args(args);
     command
-        .args(spec.args_slice())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -97,13 +133,15 @@ fn build_command(spec: &CommandSpec) -> Command {
             None => command.env_remove(key),
         };
     }
-    command
+    command.env(marker.name(), "1");
+    Ok((command, temp_dir))
 }
 
 /// Reads, forwards and retains the output of a spawned child, and stops its group when asked,
 /// until the run is over.
 async fn supervise(
     mut child: tokio::process::Child,
+    marker: RunMarker,
     spec: &CommandSpec,
     mut sender: Option<mpsc::Sender<OutputChunk>>,
     cancel: &CancellationToken,
@@ -116,7 +154,7 @@ async fn supervise(
         });
     };
     // Armed from here on: a drop anywhere below kills the group.
-    let group = ProcessGroup::new(pid);
+    let group = ProcessGroup::new(pid, marker);
     let mut pipes = Pipes::new(child.stdout.take(), child.stderr.take());
     let mut supervisor = Supervisor::new(group, spec, started);
     let mut captures = Captures::new(spec.get_output_cap());

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use tokio::sync::mpsc;
+use turnkit_sandbox::Sandbox;
 
 use crate::OutputChunk;
 
@@ -62,6 +63,7 @@ pub struct CommandSpec {
     kill_grace: Duration,
     drain_timeout: Duration,
     output_sender: Option<mpsc::Sender<OutputChunk>>,
+    sandbox: Option<Sandbox>,
 }
 
 impl CommandSpec {
@@ -80,6 +82,7 @@ impl CommandSpec {
             kill_grace: DEFAULT_KILL_GRACE,
             drain_timeout: DEFAULT_DRAIN_TIMEOUT,
             output_sender: None,
+            sandbox: None,
         }
     }
 
@@ -154,6 +157,22 @@ impl CommandSpec {
         self
     }
 
+    /// Runs the command under `sandbox`, through its helper process.
+    ///
+    /// The helper confines itself as the sandbox's policy says, runs the command as its
+    /// child, and ends every descendant of it when it ends. When the sandbox cannot be set up
+    /// (no Landlock in the kernel, no helper binary), [`run`](crate::run) fails with
+    /// [`Error::Sandbox`](crate::Error::Sandbox) and nothing runs. Under `full_access` the
+    /// helper is used when it is found, and the command runs as it is otherwise.
+    ///
+    /// Run through the helper, a program that cannot be found or executed is reported by the
+    /// helper (exit code 127 or 126 and a message on stderr) rather than as a
+    /// [`SpawnFailure`](crate::SpawnFailure).
+    pub fn sandbox(mut self, sandbox: Sandbox) -> Self {
+        self.sandbox = Some(sandbox);
+        self
+    }
+
     /// Removes an environment variable from what the child inherits.
     pub fn env_remove(mut self, key: impl Into<OsString>) -> Self {
         self.env.push((key.into(), None));
@@ -161,7 +180,9 @@ impl CommandSpec {
     }
 
     /// Starts the child with an empty environment: only the variables set with
-    /// [`env`](Self::env) (before or after this call) reach it.
+    /// [`env`](Self::env) (before or after this call) reach it, and the one variable every
+    /// run adds, `TURNKIT_RUN_<pid>_<n>=1`, by which the run finds the processes of the
+    /// command that left its process group (see [`run`](crate::run)).
     pub fn env_clear(mut self) -> Self {
         self.env_clear = true;
         self.env.retain(|(_, value)| value.is_some());
@@ -259,6 +280,11 @@ impl CommandSpec {
     /// The drain timeout.
     pub fn get_drain_timeout(&self) -> Duration {
         self.drain_timeout
+    }
+
+    /// The sandbox, when one was set.
+    pub fn get_sandbox(&self) -> Option<&Sandbox> {
+        self.sandbox.as_ref()
     }
 
     pub(crate) fn is_empty(&self) -> bool {

@@ -193,6 +193,9 @@ impl Supervisor {
 
     fn gone(&mut self, now: Instant) {
         self.group.disarm();
+        // The group is empty: whatever of the command is left has escaped it, and would
+        // otherwise outlive the run (and may hold its pipes open until the drain timeout).
+        self.group.kill_escapees();
         self.phase = Phase::Gone;
         self.next_poll_at = None;
         self.start_drain(now);

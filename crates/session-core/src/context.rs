@@ -8,8 +8,8 @@ use std::sync::{Arc, Mutex};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::AbortOnDropHandle;
 use turnkit_protocol::{
-    ApprovalPolicy, ApprovalRequest, EventMsg, ResponseItem, ReviewDecision, TaskKind, TokenUsage,
-    TokenUsageInfo, TurnAbortReason, UserInput,
+    ApprovalPolicy, ApprovalRequest, EventMsg, ResponseItem, ReviewDecision, SandboxPolicy,
+    TaskKind, TokenUsage, TokenUsageInfo, TurnAbortReason, UserInput,
 };
 
 use crate::ToolRegistry;
@@ -160,6 +160,12 @@ impl TaskContext {
     /// The approval policy of this task's session.
     pub fn approval_policy(&self) -> ApprovalPolicy {
         self.shared.tree.policy
+    }
+
+    /// The sandbox policy this task's commands run under (see
+    /// [`SessionBuilder::sandbox_policy`](crate::SessionBuilder::sandbox_policy)).
+    pub fn sandbox_policy(&self) -> &SandboxPolicy {
+        &self.shared.tree.sandbox
     }
 
     /// Starts configuring a sub-session: a child session this task runs and talks to.

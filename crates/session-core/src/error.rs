@@ -65,6 +65,16 @@ pub enum Error {
         /// The parent's policy.
         parent: turnkit_protocol::ApprovalPolicy,
     },
+    /// A sub-session asked for a sandbox policy broader than its parent's.
+    #[error(
+        "a sub-session cannot run under the `{asked}` sandbox policy when its parent runs under `{parent}`: choose `{parent}` or a stricter one"
+    )]
+    BroaderSandbox {
+        /// The policy asked for.
+        asked: turnkit_protocol::SandboxPolicy,
+        /// The parent's policy.
+        parent: turnkit_protocol::SandboxPolicy,
+    },
     /// The task that would start a sub-session has already ended or is being cancelled.
     #[error("the task has ended or is being cancelled, so it cannot start a sub-session")]
     ParentEnded,

@@ -199,6 +199,16 @@ impl SessionBuilder {
         self
     }
 
+    /// Sets the sandbox policy the session's commands run under (by default `read_only`);
+    /// its sub-sessions run under it or a stricter one.
+    ///
+    /// The session only carries the policy: a task that runs commands reads it with
+    /// [`TaskContext::sandbox_policy`](crate::TaskContext::sandbox_policy) and applies it.
+    pub fn sandbox_policy(mut self, policy: turnkit_protocol::SandboxPolicy) -> Self {
+        self.tree.sandbox = Some(policy);
+        self
+    }
+
     /// How deep the session tree may grow below this session (by default
     /// [`DEFAULT_MAX_DEPTH`](crate::DEFAULT_MAX_DEPTH)): the root is 0, its children 1, ….
     pub fn max_depth(mut self, max_depth: u32) -> Self {

@@ -25,8 +25,8 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::AbortOnDropHandle;
 use turnkit_protocol::{
-    ApprovalOrigin, ApprovalPolicy, Event, EventMsg, Op, ResponseItem, SubSessionOutcome, TaskKind,
-    TurnAbortReason, UserInput,
+    ApprovalOrigin, ApprovalPolicy, Event, EventMsg, Op, ResponseItem, SandboxPolicy,
+    SubSessionOutcome, TaskKind, TurnAbortReason, UserInput,
 };
 
 use crate::approvals::ApprovalBroker;
@@ -46,6 +46,7 @@ pub const DEFAULT_SUB_SESSION_STOP_BOUND: Duration = Duration::from_secs(10);
 pub(crate) struct TreeOptions {
     pub(crate) max_depth: Option<u32>,
     pub(crate) policy: Option<ApprovalPolicy>,
+    pub(crate) sandbox: Option<SandboxPolicy>,
     pub(crate) parent: Option<ParentSeed>,
 }
 
@@ -69,12 +70,14 @@ impl TreeOptions {
     /// The session's place in its tree, and its view of the tree's approvals.
     pub(crate) fn build(self, rollout_path: Option<PathBuf>) -> (Tree, ApprovalBroker) {
         let policy = self.policy.unwrap_or_default();
+        let sandbox = self.sandbox.unwrap_or_default();
         match self.parent {
             None => (
                 Tree {
                     depth: 0,
                     max_depth: self.max_depth.unwrap_or(DEFAULT_MAX_DEPTH),
                     policy,
+                    sandbox,
                     origin: None,
                     outlet: None,
                     rollout_path,
@@ -88,6 +91,7 @@ impl TreeOptions {
                     depth: seed.depth,
                     max_depth: seed.max_depth,
                     policy,
+                    sandbox,
                     origin: Some(seed.origin),
                     outlet: Some(seed.outlet),
                     rollout_path,
@@ -105,6 +109,7 @@ pub(crate) struct Tree {
     pub(crate) depth: u32,
     pub(crate) max_depth: u32,
     pub(crate) policy: ApprovalPolicy,
+    pub(crate) sandbox: SandboxPolicy,
     /// Which sub-session this is; `None` for the root.
     pub(crate) origin: Option<ApprovalOrigin>,
     /// Where this sub-session's approval requests and its own children's start and end go.
@@ -232,6 +237,7 @@ pub struct SubSessionBuilder<'a> {
     services: Option<Services>,
     tools: Option<ToolRegistry>,
     policy: Option<ApprovalPolicy>,
+    sandbox: Option<SandboxPolicy>,
     stop_bound: Option<Duration>,
 }
 
@@ -244,6 +250,7 @@ impl<'a> SubSessionBuilder<'a> {
             services: None,
             tools: None,
             policy: None,
+            sandbox: None,
             stop_bound: None,
         }
     }
@@ -279,6 +286,14 @@ impl<'a> SubSessionBuilder<'a> {
         self
     }
 
+    /// Runs the child's commands under `policy`, which must be at least as strict as the
+    /// parent's sandbox policy (by default the child gets the parent's; a review's child
+    /// asks for `read_only`).
+    pub fn sandbox_policy(mut self, policy: SandboxPolicy) -> Self {
+        self.sandbox = Some(policy);
+        self
+    }
+
     /// How long the child may take to stop once asked before it is shut down hard.
     pub fn stop_bound(mut self, bound: Duration) -> Self {
         self.stop_bound = Some(bound);
@@ -287,13 +302,15 @@ impl<'a> SubSessionBuilder<'a> {
 
     /// Starts the child session and announces it on the root's stream.
     ///
-    /// Fails past the tree's depth limit, for a policy broader than the parent's, once the
+    /// Fails past the tree's depth limit, for an approval or sandbox policy broader than the
+    /// parent's, once the
     /// parent's task has ended, and when the child's rollout cannot be created.
     pub fn start(self) -> Result<SubSession, Error> {
         let ctx = self.ctx;
         let parent = ctx.shared();
         let tree = &parent.tree;
         let (depth, policy) = self.allowed()?;
+        let sandbox = self.allowed_sandbox()?;
         let (number, rollout) = child_slot(tree, &parent.session_id);
         let origin = ApprovalOrigin {
             sub_session_id: format!("{}.{number}", parent.session_id),
@@ -320,6 +337,7 @@ impl<'a> SubSessionBuilder<'a> {
             .default_grace_period(parent.default_grace)
             .abort_hook_timeout(parent.abort_hook_timeout)
             .approval_policy(policy)
+            .sandbox_policy(sandbox)
             .child_of(ParentSeed {
                 depth,
                 max_depth: tree.max_depth,
@@ -386,6 +404,22 @@ impl<'a> SubSessionBuilder<'a> {
 }
 
 impl SubSessionBuilder<'_> {
+    /// The child's sandbox policy, when it is at least as strict as the parent's.
+    fn allowed_sandbox(&self) -> Result<SandboxPolicy, Error> {
+        let parent = &self.ctx.shared().tree.sandbox;
+        let Some(asked) = &self.sandbox else {
+            return Ok(parent.clone());
+        };
+        if asked.is_at_least_as_strict_as(parent) {
+            Ok(asked.clone())
+        } else {
+            Err(Error::BroaderSandbox {
+                asked: asked.clone(),
+                parent: parent.clone(),
+            })
+        }
+    }
+
     /// The child's depth and policy, when the tree allows them.
     fn allowed(&self) -> Result<(u32, ApprovalPolicy), Error> {
         let tree = &self.ctx.shared().tree;

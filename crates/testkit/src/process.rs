@@ -49,3 +49,36 @@ pub async fn wait_for_pid_file(path: &std::path::Path) -> u32 {
         tokio::time::sleep(std::time::Duration::from_millis(10)).await;
     }
 }
+
+/// Whether the process `pid` is alive: it exists and is not a zombie.
+pub fn process_alive(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+        stat.rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().next())
+            .is_some_and(|state| state != "Z" && state != "X")
+    })
+}
+
+/// A shell script that leaves three processes that outlive their parent shell: one in a
+/// session of its own (`setsid`), one forked twice by a shell in a session of its own (as a
+/// daemon does), and one under `nohup`. It prints `escapees <pid> <pid> <pid>`, then runs
+/// `then`.
+pub fn escapees_script(then: &str) -> String {
+    format!(
+        "setsid sleep 30 & a=$!; \
+         b=$(setsid sh -c 'sleep 31 >/dev/null 2>&1 & echo $!'); \
+         nohup sleep 32 >/dev/null 2>&1 & c=$!; \
+         echo escapees $a $b $c; {then}"
+    )
+}
+
+/// The pids an [`escapees_script`] printed, once its line is complete.
+pub fn escapee_pids(output: &str) -> Option<Vec<u32>> {
+    let line = output.lines().find(|line| line.starts_with("escapees "))?;
+    let pids: Vec<u32> = line
+        .split_whitespace()
+        .skip(1)
+        .map(|pid| pid.parse().ok())
+        .collect::<Option<_>>()?;
+    (pids.len() == 3 && output.contains(&format!("{line}\n"))).then_some(pids)
+}

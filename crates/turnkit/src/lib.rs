@@ -21,6 +21,9 @@
 //! - `tasks_ghost_snapshot` (feature `ghost-snapshot`): ghost snapshots of the working tree
 //!   around a turn's file changes, offered to turns as the [`TurnSnapshots`] service, and the
 //!   `ghost_snapshot` task kind that takes one on request;
+//! - [`sandbox`] and [`exec`] (feature `sandbox`): confine a command under a
+//!   [`SandboxPolicy`] (Landlock and a socket filter, applied by the `turnkit-sandbox-exec`
+//!   helper, failing closed), and run commands with exec's process-group handling;
 //! - [`tasks_undo`] (feature `undo`): the `undo` task kind, which reverts the file changes of
 //!   the last turn from its ghost snapshots (`Op::Undo`);
 //! - [`async_trait`] and [`serde_json`], re-exported because the facade's own signatures need
@@ -87,6 +90,8 @@ mod builder;
 
 pub use builder::{SessionBuilderExt, builder};
 pub use serde_json;
+#[cfg(feature = "sandbox")]
+pub use turnkit_exec as exec;
 #[cfg(any(feature = "openai", feature = "regular"))]
 pub use turnkit_model as model;
 #[cfg(feature = "openai")]
@@ -95,9 +100,11 @@ pub use turnkit_protocol as protocol;
 pub use turnkit_protocol::{
     ApprovalOrigin, ApprovalPolicy, ApprovalRequest, ApprovalSubject, ContentItem, Event, EventMsg,
     ExecCommandEnd, ExecSource, ExecStream, FileChange, Op, PlanStep, ResponseItem, ReviewDecision,
-    ReviewRequest, Role, StepStatus, SubSessionOutcome, Submission, TaskKind, TokenUsage,
-    TokenUsageInfo, ToolSpec, TurnAbortReason, UndoCompleted, UserInput,
+    ReviewRequest, Role, SandboxPolicy, StepStatus, SubSessionOutcome, Submission, TaskKind,
+    TokenUsage, TokenUsageInfo, ToolSpec, TurnAbortReason, UndoCompleted, UserInput,
 };
+#[cfg(feature = "sandbox")]
+pub use turnkit_sandbox as sandbox;
 pub use turnkit_session_core::{
     CancellationToken, ChildOutcome, CompactionReport, Compactor, DEFAULT_GRACE_PERIOD,
     DEFAULT_MAX_DEPTH, DEFAULT_SUB_SESSION_STOP_BOUND, Error, RolloutRecord, Services, Session,
