@@ -199,7 +199,8 @@ impl SessionBuilder {
         self
     }
 
-    /// Sets the sandbox policy the session's commands run under (by default `read_only`);
+    /// Sets the sandbox policy the session's commands run under (by default `workspace_write`:
+    /// write below the session's directory, nowhere else, no network);
     /// its sub-sessions run under it or a stricter one.
     ///
     /// The session only carries the policy: a task that runs commands reads it with

@@ -70,7 +70,9 @@ impl TreeOptions {
     /// The session's place in its tree, and its view of the tree's approvals.
     pub(crate) fn build(self, rollout_path: Option<PathBuf>) -> (Tree, ApprovalBroker) {
         let policy = self.policy.unwrap_or_default();
-        let sandbox = self.sandbox.unwrap_or_default();
+        // A root may write its own workspace unless told otherwise: an agent that cannot edit
+        // the files it was asked to change is of no use, and the sandbox still keeps it inside.
+        let sandbox = self.sandbox.unwrap_or_else(SandboxPolicy::workspace_write);
         match self.parent {
             None => (
                 Tree {

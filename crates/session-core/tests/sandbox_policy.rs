@@ -73,10 +73,10 @@ fn json(policy: &SandboxPolicy) -> String {
 }
 
 #[tokio::test(start_paused = true)]
-async fn a_session_is_read_only_unless_told_and_its_child_inherits_its_policy() {
+async fn a_session_writes_only_its_workspace_unless_told_and_its_child_inherits_its_policy() {
     assert_eq!(
         child_answer(None, None).await,
-        json(&SandboxPolicy::read_only())
+        json(&SandboxPolicy::workspace_write())
     );
     let workspace = SandboxPolicy::workspace_write().with_writable_root("/cache");
     assert_eq!(
