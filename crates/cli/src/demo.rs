@@ -335,27 +335,39 @@ impl Demo {
     }
 
     async fn review(&mut self) -> anyhow::Result<()> {
-        let kind = TaskKind::REVIEW;
-        if !self.has(&kind) {
-            self.record(kind, "review of the change", StepResult::NotBuilt);
-            return Ok(());
+        if self.has(&TaskKind::REVIEW) {
+            // The review's child session asks the model once and answers with the rubric's
+            // JSON; the request is built from its wire form so the step reads the same for
+            // every shape of `ReviewRequest` the protocol has had (its target has a default).
+            self.model.push_turn(ScriptedTurn::new().message(
+                json!({
+                    "findings": [{
+                        "title": "greet() changed its output",
+                        "body": "Callers that compare the greeting now see an exclamation mark.",
+                        "priority": 2,
+                        "confidence": 0.6,
+                        "location": { "path": "greet.py", "start_line": 2, "end_line": 2 }
+                    }],
+                    "overall_correctness": "correct",
+                    "overall_explanation": "A small, safe change.",
+                    "overall_confidence": 0.8
+                })
+                .to_string(),
+            ));
         }
-        self.heading("5. a review of the change, run in a child session");
-        let outcome = self
-            .driver
-            .run(Op::Review {
-                request: ReviewRequest {
-                    prompt: "Review the uncommitted changes.".into(),
-                    user_facing_hint: "uncommitted changes".into(),
-                },
-            })
-            .await?;
-        let result = match outcome {
-            Outcome::Completed => StepResult::Ok("reviewed".into()),
-            other => StepResult::Failed(format!("{other:?}")),
-        };
-        self.record(kind, "review of the change", result);
-        Ok(())
+        let request: ReviewRequest = serde_json::from_value(json!({
+            "prompt": "Review the uncommitted changes.",
+            "user_facing_hint": "uncommitted changes"
+        }))
+        .context("the demo's review request")?;
+        self.simple(
+            TaskKind::REVIEW,
+            "review of the change",
+            "5. a review of the change, run in a child session",
+            Op::Review { request },
+            "findings listed",
+        )
+        .await
     }
 
     async fn undo(&mut self) -> anyhow::Result<()> {
@@ -381,6 +393,11 @@ impl Demo {
     }
 
     async fn compact(&mut self) -> anyhow::Result<()> {
+        if self.has(&TaskKind::COMPACT) {
+            self.model.push_turn(ScriptedTurn::new().message(
+                "Goal: make greet() use an f-string and log it. Progress: done, then undone on request. Files: greet.py, CHANGES.md. Next: nothing pending.",
+            ));
+        }
         self.simple(
             TaskKind::COMPACT,
             "compact the history",
