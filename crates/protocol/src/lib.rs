@@ -51,7 +51,9 @@ pub use approval::{
 pub use event::{Event, EventMsg, TurnAbortReason};
 pub use exec::{ExecCommandEnd, ExecSource, ExecStream};
 pub use history::{ContentItem, ResponseItem, Role};
-pub use review::ReviewRequest;
+pub use review::{
+    CodeLocation, ReviewFinding, ReviewOutput, ReviewRequest, ReviewTarget, ReviewVerdict,
+};
 pub use submission::{Op, Submission, UserInput};
 pub use task_kind::TaskKind;
 pub use tool::ToolSpec;

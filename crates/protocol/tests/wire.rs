@@ -10,7 +10,8 @@ use serde::Serialize;
 use serde_json::json;
 use turnkit_protocol::{
     ApprovalOrigin, ApprovalPolicy, ApprovalRequest, ApprovalSubject, ContentItem, Event, EventMsg,
-    ExecCommandEnd, ExecSource, ExecStream, Op, ResponseItem, ReviewDecision, ReviewRequest, Role,
+    CodeLocation, ExecCommandEnd, ExecSource, ExecStream, Op, ResponseItem, ReviewDecision, ReviewFinding,
+    ReviewOutput, ReviewRequest, ReviewTarget, ReviewVerdict, Role,
     SubSessionOutcome, Submission, TaskKind, TurnAbortReason, UndoCompleted, UserInput,
 };
 
@@ -44,8 +45,11 @@ fn ops() -> Vec<Op> {
         Op::Compact,
         Op::Review {
             request: ReviewRequest {
-                prompt: "review the uncommitted changes".into(),
-                user_facing_hint: "uncommitted changes".into(),
+                target: ReviewTarget::BaseBranch {
+                    branch: "main".into(),
+                },
+                prompt: "look closely at error handling".into(),
+                user_facing_hint: "changes against main".into(),
             },
         },
         Op::Undo,
@@ -152,6 +156,21 @@ fn event_msgs() -> Vec<EventMsg> {
             deleted: vec![],
             conflicts: vec!["README.md".into()],
         }),
+        EventMsg::ContextCompacted {
+            tokens_before: 182_000,
+            tokens_after: 9_400,
+            summary_tokens: 1_250,
+        },
+        EventMsg::EnteredReviewMode {
+            request: ReviewRequest {
+                target: ReviewTarget::UncommittedChanges,
+                prompt: String::new(),
+                user_facing_hint: "uncommitted changes".into(),
+            },
+        },
+        EventMsg::ExitedReviewMode {
+            review_output: Some(review_output()),
+        },
         EventMsg::SubSessionStarted {
             origin: origin(),
             approval_policy: ApprovalPolicy::Untrusted,
@@ -177,6 +196,54 @@ fn event_msgs() -> Vec<EventMsg> {
         EventMsg::ShutdownComplete,
         EventMsg::Unknown,
     ]
+}
+
+fn review_output() -> ReviewOutput {
+    ReviewOutput {
+        findings: vec![ReviewFinding {
+            title: "Unchecked index can panic".into(),
+            body: "`items[0]` panics on an empty list; return an error instead.".into(),
+            priority: 1,
+            confidence: 0.8,
+            location: CodeLocation {
+                path: "src/lib.rs".into(),
+                start_line: 12,
+                end_line: 14,
+            },
+        }],
+        overall_correctness: ReviewVerdict::Incorrect,
+        overall_explanation: "One input makes the new code panic.".into(),
+        overall_confidence: 0.75,
+    }
+}
+
+/// Each review target, as the wire writes it.
+#[test]
+fn review_targets() {
+    let targets = [
+        ReviewTarget::UncommittedChanges,
+        ReviewTarget::BaseBranch {
+            branch: "main".into(),
+        },
+        ReviewTarget::Commit {
+            sha: "1a2b3c4".into(),
+            title: Some("parser: accept tabs".into()),
+        },
+        ReviewTarget::Custom {
+            instructions: "check the public API for breaking changes".into(),
+        },
+    ];
+    snapshot_each("review_target", &targets, |target| match target {
+        ReviewTarget::UncommittedChanges => "uncommitted_changes",
+        ReviewTarget::BaseBranch { .. } => "base_branch",
+        ReviewTarget::Commit { .. } => "commit",
+        ReviewTarget::Custom { .. } => "custom",
+    });
+    // A request written before targets existed still reads, as the uncommitted changes.
+    let old: ReviewRequest =
+        serde_json::from_value(json!({"prompt": "review it", "user_facing_hint": "hint"}))
+            .expect("an old request still reads");
+    assert_eq!(old.target, ReviewTarget::UncommittedChanges);
 }
 
 fn origin() -> ApprovalOrigin {
@@ -207,6 +274,9 @@ fn event_msg_tag(msg: &EventMsg) -> &'static str {
         EventMsg::ExecCommandEnd(_) => "exec_command_end",
         EventMsg::UndoStarted { .. } => "undo_started",
         EventMsg::UndoCompleted(_) => "undo_completed",
+        EventMsg::ContextCompacted { .. } => "context_compacted",
+        EventMsg::EnteredReviewMode { .. } => "entered_review_mode",
+        EventMsg::ExitedReviewMode { .. } => "exited_review_mode",
         EventMsg::SubSessionStarted { .. } => "sub_session_started",
         EventMsg::SubSessionEnded { .. } => "sub_session_ended",
         EventMsg::SubSessionEvent { .. } => "sub_session_event",
