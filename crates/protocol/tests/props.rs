@@ -13,8 +13,8 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use turnkit_protocol::{
-    ApprovalOrigin, ApprovalPolicy, ApprovalRequest, ApprovalSubject, ContentItem, Event, EventMsg,
-    CodeLocation, ExecCommandEnd, ExecSource, ExecStream, Op, ResponseItem, ReviewDecision,
+    ApprovalOrigin, ApprovalPolicy, ApprovalRequest, ApprovalSubject, CodeLocation, ContentItem,
+    Event, EventMsg, ExecCommandEnd, ExecSource, ExecStream, Op, ResponseItem, ReviewDecision,
     ReviewFinding, ReviewOutput, ReviewRequest, ReviewTarget, ReviewVerdict, Role,
     SubSessionOutcome, Submission, TaskKind, TurnAbortReason, UndoCompleted, UserInput,
 };
@@ -132,19 +132,28 @@ fn share() -> impl Strategy<Value = f64> {
 }
 
 fn review_output() -> impl Strategy<Value = ReviewOutput> {
-    let finding = (text(), text(), 0u8..4, share(), text(), any::<u32>(), any::<u32>()).prop_map(
-        |(title, body, priority, confidence, path, start_line, end_line)| ReviewFinding {
-            title,
-            body,
-            priority,
-            confidence,
-            location: CodeLocation {
-                path,
-                start_line,
-                end_line,
+    let finding = (
+        text(),
+        text(),
+        0u8..4,
+        share(),
+        text(),
+        any::<u32>(),
+        any::<u32>(),
+    )
+        .prop_map(
+            |(title, body, priority, confidence, path, start_line, end_line)| ReviewFinding {
+                title,
+                body,
+                priority,
+                confidence,
+                location: CodeLocation {
+                    path,
+                    start_line,
+                    end_line,
+                },
             },
-        },
-    );
+        );
     let verdict = prop_oneof![
         Just(ReviewVerdict::Correct),
         Just(ReviewVerdict::Incorrect),

@@ -9,9 +9,9 @@ use std::path::PathBuf;
 use serde::Serialize;
 use serde_json::json;
 use turnkit_protocol::{
-    ApprovalOrigin, ApprovalPolicy, ApprovalRequest, ApprovalSubject, ContentItem, Event, EventMsg,
-    CodeLocation, ExecCommandEnd, ExecSource, ExecStream, Op, ResponseItem, ReviewDecision, ReviewFinding,
-    ReviewOutput, ReviewRequest, ReviewTarget, ReviewVerdict, Role,
+    ApprovalOrigin, ApprovalPolicy, ApprovalRequest, ApprovalSubject, CodeLocation, ContentItem,
+    Event, EventMsg, ExecCommandEnd, ExecSource, ExecStream, Op, ResponseItem, ReviewDecision,
+    ReviewFinding, ReviewOutput, ReviewRequest, ReviewTarget, ReviewVerdict, Role,
     SubSessionOutcome, Submission, TaskKind, TurnAbortReason, UndoCompleted, UserInput,
 };
 

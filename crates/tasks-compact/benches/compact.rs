@@ -33,7 +33,9 @@ fn history() -> Vec<ResponseItem> {
     let mut history = Vec::new();
     let mut turn = 0;
     while estimate_tokens(&history) < HISTORY_TOKENS {
-        history.push(ResponseItem::user_text(format!("request {turn}: please look at module {turn}")));
+        history.push(ResponseItem::user_text(format!(
+            "request {turn}: please look at module {turn}"
+        )));
         history.push(ResponseItem::FunctionCall {
             call_id: format!("call-{turn}"),
             name: "shell".into(),
@@ -44,7 +46,9 @@ fn history() -> Vec<ResponseItem> {
             output: format!("fn item_{turn}() {{ let value = compute({turn}); }}\n").repeat(40),
             success: Some(true),
         });
-        history.push(ResponseItem::assistant_text(format!("module {turn} looks fine")));
+        history.push(ResponseItem::assistant_text(format!(
+            "module {turn} looks fine"
+        )));
         turn += 1;
     }
     history

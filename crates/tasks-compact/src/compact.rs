@@ -5,9 +5,7 @@ use std::sync::Arc;
 
 use turnkit_model::{ModelClient, estimate_text_tokens, estimate_tokens};
 use turnkit_protocol::{EventMsg, ResponseItem, UserInput};
-use turnkit_session_core::{
-    CancellationToken, ChildOutcome, Services, TaskContext, ToolRegistry,
-};
+use turnkit_session_core::{CancellationToken, ChildOutcome, Services, TaskContext, ToolRegistry};
 
 use crate::plan::{chunk_history, compacted_history, previous_compactions};
 use crate::prompt::{COMBINE_INSTRUCTIONS, HANDOFF_INSTRUCTIONS, partial_note_text};
@@ -57,7 +55,8 @@ pub async fn compact_session(
     }
     let tokens_before = estimate_tokens(&history);
     let summary = summarise(ctx, &model, &history, budgets, token).await?;
-    let summary = check_summary(&summary, budgets.summary).map_err(|reason| Error::Rejected { reason })?;
+    let summary =
+        check_summary(&summary, budgets.summary).map_err(|reason| Error::Rejected { reason })?;
     if token.is_cancelled() {
         return Err(Error::Cancelled);
     }

@@ -188,6 +188,24 @@ pub(crate) fn cut_middle(text: &str, keep: usize) -> String {
     )
 }
 
+/// How a refusal or an error text opens, lowercased, with typographic apostrophes made plain.
+const REFUSALS: &[&str] = &[
+    "i'm sorry",
+    "i am sorry",
+    "sorry,",
+    "i can't",
+    "i cannot",
+    "i can not",
+    "i'm unable",
+    "i am unable",
+    "i won't",
+    "as an ai",
+    "error:",
+    "error -",
+    "an error occurred",
+    "internal server error",
+];
+
 /// Checks a summary before it replaces anything: not empty, within `budget` tokens, and not a
 /// refusal or an error text. Returns the trimmed summary, or why it was rejected.
 ///
@@ -215,22 +233,6 @@ pub fn check_summary(summary: &str, budget: u64) -> Result<String, String> {
         .collect::<String>()
         .to_lowercase()
         .replace('\u{2019}', "'");
-    const REFUSALS: &[&str] = &[
-        "i'm sorry",
-        "i am sorry",
-        "sorry,",
-        "i can't",
-        "i cannot",
-        "i can not",
-        "i'm unable",
-        "i am unable",
-        "i won't",
-        "as an ai",
-        "error:",
-        "error -",
-        "an error occurred",
-        "internal server error",
-    ];
     if let Some(refusal) = REFUSALS.iter().find(|start| opening.starts_with(**start)) {
         return Err(format!(
             "it reads as a refusal or an error (it starts with {refusal:?})"
@@ -296,7 +298,9 @@ pub fn compacted_history(
         kept.push(item.clone());
     }
     new_history.extend(kept.into_iter().rev());
-    new_history.push(ResponseItem::user_text(summary_message_text(summary, count)));
+    new_history.push(ResponseItem::user_text(summary_message_text(
+        summary, count,
+    )));
     new_history
 }
 

@@ -45,7 +45,9 @@ pub(crate) fn summary_message_text(summary: &str, count: u32) -> String {
 
 /// The compaction number of a summary message's text, when it is one.
 pub(crate) fn summary_count(text: &str) -> Option<u32> {
-    let rest = text.strip_prefix(SUMMARY_HEADER)?.strip_prefix(" (compaction ")?;
+    let rest = text
+        .strip_prefix(SUMMARY_HEADER)?
+        .strip_prefix(" (compaction ")?;
     let digits = rest.split(')').next()?;
     digits.parse().ok()
 }

@@ -132,7 +132,13 @@ async fn an_oversized_history_is_summarised_in_chunks_and_the_notes_merged() {
             }
         })
         .collect();
-    let notes = ["note one", "note two", "note three", "note four", "note five"];
+    let notes = [
+        "note one",
+        "note two",
+        "note three",
+        "note four",
+        "note five",
+    ];
     let model = ScriptedModel::new(
         notes
             .iter()
@@ -156,14 +162,21 @@ async fn an_oversized_history_is_summarised_in_chunks_and_the_notes_merged() {
     }
     let last = prompts.last().expect("at least three requests");
     let merged = texts(&last.input);
-    assert!(merged[0].starts_with("User: Hand-off note for part 1 of"), "{merged:?}");
+    assert!(
+        merged[0].starts_with("User: Hand-off note for part 1 of"),
+        "{merged:?}"
+    );
     assert!(
         events
             .iter()
             .any(|event| matches!(event.msg, EventMsg::ContextCompacted { .. }))
     );
     let new_history = session.history();
-    assert!(texts(&new_history).last().is_some_and(|text| text.ends_with(SUMMARY)));
+    assert!(
+        texts(&new_history)
+            .last()
+            .is_some_and(|text| text.ends_with(SUMMARY))
+    );
     assert!(estimate_tokens(&new_history) < window);
     assert_eq!(model.remaining_turns(), notes.len() + 1 - prompts.len());
 }
@@ -188,7 +201,9 @@ async fn a_history_at_the_full_window_still_compacts() {
         },
     );
     // One item as large as the whole window, which must be cut to fit a request.
-    history.push(ResponseItem::user_text("x".repeat(usize::try_from(window * 4).expect("small"))));
+    history.push(ResponseItem::user_text(
+        "x".repeat(usize::try_from(window * 4).expect("small")),
+    ));
     assert!(estimate_tokens(&history) >= 2 * window);
     let answers = vec!["part"; 8];
     let mut answers: Vec<&str> = answers;
@@ -299,7 +314,10 @@ async fn many_compactions_of_one_session_warn_that_answers_degrade() {
         .into_iter()
         .filter(|text| text.contains(SUMMARY_HEADER))
         .collect();
-    assert_eq!(summaries, [format!("User: {SUMMARY_HEADER} (compaction 3):\n\nthree")]);
+    assert_eq!(
+        summaries,
+        [format!("User: {SUMMARY_HEADER} (compaction 3):\n\nthree")]
+    );
     // The second child saw the first summary, not the user messages twice.
     assert!(
         texts(&model.prompts()[1].input)

@@ -1,6 +1,7 @@
 //! The change under review, from the user's own `git` CLI: [`collect_diff`] and the cut that
 //! keeps it within the context ([`cut_diff`]).
 
+use std::fmt::Write as _;
 use std::path::Path;
 use std::process::Stdio;
 
@@ -37,7 +38,12 @@ impl ReviewDiff {
 
 /// Options every diff is made with: no colour, no external diff tool or text conversion, no
 /// pager, paths printed as they are.
-const DIFF_OPTIONS: &[&str] = &["--no-color", "--no-ext-diff", "--no-textconv", "--find-renames"];
+const DIFF_OPTIONS: &[&str] = &[
+    "--no-color",
+    "--no-ext-diff",
+    "--no-textconv",
+    "--find-renames",
+];
 
 /// The diff `target` names, in the repository at `cwd`; empty for a custom review, which looks
 /// at no diff.
@@ -79,7 +85,9 @@ pub async fn collect_diff(cwd: &Path, target: &ReviewTarget) -> Result<ReviewDif
 /// Staged and unstaged changes against `HEAD` (or against nothing before the first commit),
 /// then each untracked file as an addition.
 async fn uncommitted(cwd: &Path) -> Result<ReviewDiff, Error> {
-    let has_head = git(cwd, &["rev-parse", "--verify", "--quiet", "HEAD"]).await.is_ok();
+    let has_head = git(cwd, &["rev-parse", "--verify", "--quiet", "HEAD"])
+        .await
+        .is_ok();
     let mut args = vec!["diff"];
     args.extend(DIFF_OPTIONS);
     // Before the first commit only the index has anything to compare with.
@@ -143,10 +151,11 @@ pub fn cut_diff(diff: &ReviewDiff, budget_bytes: usize) -> (String, Vec<String>)
         }
     }
     if !left_out.is_empty() {
-        text.push_str(&format!(
+        let _ = write!(
+            text,
             "\n[The diff was cut to fit the context; these files were left out: {}. Inspect them with the commands above if they matter.]\n",
             left_out.join(", ")
-        ));
+        );
     }
     (text, left_out)
 }
@@ -173,7 +182,11 @@ async fn git_allowing(cwd: &Path, args: &[&str], ok_codes: &[i32]) -> Result<Str
             dir: cwd.to_owned(),
             source,
         })?;
-    if output.status.code().is_some_and(|code| ok_codes.contains(&code)) {
+    if output
+        .status
+        .code()
+        .is_some_and(|code| ok_codes.contains(&code))
+    {
         Ok(String::from_utf8_lossy(&output.stdout).into_owned())
     } else {
         Err(Error::Git {

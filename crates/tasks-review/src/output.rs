@@ -24,10 +24,8 @@ pub fn parse_review_output(answer: &str) -> ReviewOutput {
     if let Ok(output) = serde_json::from_str::<ReviewOutput>(answer.trim()) {
         return output;
     }
-    if let Some(value) = first_json_object(answer) {
-        if let Some(output) = lenient(&value) {
-            return output;
-        }
+    if let Some(output) = first_json_object(answer).and_then(|value| lenient(&value)) {
+        return output;
     }
     ReviewOutput {
         findings: Vec::new(),
@@ -43,7 +41,8 @@ fn first_json_object(text: &str) -> Option<Value> {
     text.char_indices()
         .filter(|(_, character)| *character == '{')
         .find_map(|(start, _)| {
-            let mut values = serde_json::Deserializer::from_str(&text[start..]).into_iter::<Value>();
+            let mut values =
+                serde_json::Deserializer::from_str(&text[start..]).into_iter::<Value>();
             match values.next() {
                 Some(Ok(value @ Value::Object(_))) => Some(value),
                 _ => None,
@@ -84,7 +83,9 @@ fn lenient(value: &Value) -> Option<ReviewOutput> {
 
 fn lenient_finding(value: &Value) -> Option<ReviewFinding> {
     let title = value.get("title")?.as_str()?.to_owned();
-    let location = value.get("location").or_else(|| value.get("code_location"))?;
+    let location = value
+        .get("location")
+        .or_else(|| value.get("code_location"))?;
     let path = location
         .get("path")
         .or_else(|| location.get("absolute_file_path"))

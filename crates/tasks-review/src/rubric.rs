@@ -1,6 +1,8 @@
 //! What the reviewing child is told: [`REVIEW_RUBRIC`] (its instructions), the JSON schema its
 //! answer must follow ([`review_output_schema`]), and the request for one target.
 
+use std::fmt::Write as _;
+
 use turnkit_protocol::{ReviewRequest, ReviewTarget};
 
 /// The reviewer's instructions: what counts as a finding and how to report it.
@@ -88,24 +90,30 @@ pub(crate) fn review_message(
     diff: &str,
 ) -> String {
     let mut message = match &request.target {
-        ReviewTarget::Custom { instructions } => format!("Review the code as follows: {instructions}\n"),
+        ReviewTarget::Custom { instructions } => {
+            format!("Review the code as follows: {instructions}\n")
+        }
         target => {
             let mut message = format!("Review {}.\n", describe_target(target));
             if let Some(merge_base) = merge_base {
-                message.push_str(&format!("The merge base of this comparison is {merge_base}.\n"));
+                let _ = writeln!(
+                    message,
+                    "The merge base of this comparison is {merge_base}."
+                );
             }
             if !commands.is_empty() {
-                message.push_str(&format!(
-                    "The diff below comes from: {}.\n",
+                let _ = writeln!(
+                    message,
+                    "The diff below comes from: {}.",
                     commands.join("; ")
-                ));
+                );
             }
-            message.push_str(&format!("\n```diff\n{diff}```\n"));
+            let _ = write!(message, "\n```diff\n{diff}```\n");
             message
         }
     };
     if !request.prompt.trim().is_empty() {
-        message.push_str(&format!("\nAlso: {}\n", request.prompt.trim()));
+        let _ = write!(message, "\nAlso: {}\n", request.prompt.trim());
     }
     message
 }

@@ -102,9 +102,12 @@ impl ReviewTask {
             .ok_or(Error::NoModelClient)?;
         // Half the window for the diff leaves the rest for the rubric, the commands the
         // reviewer runs and its answer.
-        let budget = model.info().context_window.map_or(DEFAULT_DIFF_BUDGET_BYTES, |window| {
-            usize::try_from(window.saturating_mul(2)).unwrap_or(usize::MAX)
-        });
+        let budget = model
+            .info()
+            .context_window
+            .map_or(DEFAULT_DIFF_BUDGET_BYTES, |window| {
+                usize::try_from(window.saturating_mul(2)).unwrap_or(usize::MAX)
+            });
         let (diff_text, _left_out) = cut_diff(&diff, budget);
         let message = review_message(
             &self.request,
@@ -140,9 +143,9 @@ impl ReviewTask {
         match outcome {
             None => Ok(None),
             Some(Err(error)) => Err(Error::Child(error)),
-            Some(Ok(ChildOutcome::Completed { message })) => {
-                Ok(Some(parse_review_output(message.as_deref().unwrap_or_default())))
-            }
+            Some(Ok(ChildOutcome::Completed { message })) => Ok(Some(parse_review_output(
+                message.as_deref().unwrap_or_default(),
+            ))),
             Some(Ok(ChildOutcome::Aborted { .. })) if token.is_cancelled() => Ok(None),
             Some(Ok(ChildOutcome::Aborted { reason })) => Err(Error::ChildFailed {
                 reason: format!("its turn was aborted ({reason:?})"),

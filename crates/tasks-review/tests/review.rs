@@ -26,11 +26,7 @@ fn review(target: ReviewTarget) -> Op {
 }
 
 fn shell_call(call_id: &str, command: &[&str]) -> ScriptedTurn {
-    ScriptedTurn::new().function_call(
-        call_id,
-        "shell",
-        serde_json::json!({ "command": command }),
-    )
+    ScriptedTurn::new().function_call(call_id, "shell", serde_json::json!({ "command": command }))
 }
 
 /// The review output `exited_review_mode` carried.
@@ -83,7 +79,10 @@ async fn uncommitted_changes_are_reviewed_with_a_read_only_command_and_an_approv
     assert!(prompts[0].output_schema.is_some());
     assert_eq!(prompts[0].tools.len(), 1);
     assert_json_snapshot!("uncommitted_changes_first_prompt", prompts[0].input);
-    let output = exited(&events).pop().flatten().expect("a review with findings");
+    let output = exited(&events)
+        .pop()
+        .flatten()
+        .expect("a review with findings");
     assert_eq!(output.findings.len(), 1);
     assert_eq!(output.overall_correctness, ReviewVerdict::Incorrect);
     // The decision reached the child: its second call ran.
@@ -177,7 +176,10 @@ async fn a_base_branch_review_sees_the_diff_from_the_merge_base() {
 
     let input = serde_json::to_string(&model.prompts()[0].input).expect("json");
     assert!(input.contains("feature.rs"));
-    assert!(!input.contains("main_only.rs"), "only the branch's own changes");
+    assert!(
+        !input.contains("main_only.rs"),
+        "only the branch's own changes"
+    );
     assert!(input.contains("merge base"));
 }
 
@@ -209,9 +211,9 @@ async fn a_commit_review_sees_that_commit_alone() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_malformed_answer_is_kept_as_plain_text() {
-    let model = ScriptedModel::new([ScriptedTurn::new().message(
-        "Looks mostly fine, but {\"findings\": [ is where I stopped.",
-    )]);
+    let model =
+        ScriptedModel::new([ScriptedTurn::new()
+            .message("Looks mostly fine, but {\"findings\": [ is where I stopped.")]);
     let mut session = session(&model);
     std::fs::write(session.cwd().join("lib.rs"), "fn first() {}\n").expect("write");
 

@@ -6,10 +6,12 @@
 
 use std::sync::Arc;
 
-use turnkit_model::{ModelClient, ModelInfo, Prompt, ResponseEvent, ScriptedModel, ScriptedTurn, StreamExt};
+use turnkit_model::{
+    ModelClient, ModelInfo, Prompt, ResponseEvent, ScriptedModel, ScriptedTurn, StreamExt,
+};
 use turnkit_protocol::{ContentItem, Op, ResponseItem, Role, TaskKind, UserInput};
-use turnkit_tasks_compact::CompactConfig;
 use turnkit_session_core::{SessionTask, TaskRegistration};
+use turnkit_tasks_compact::CompactConfig;
 use turnkit_testkit::{FnTask, TestSession};
 
 /// Instructions the stand-in turn sends, so recorded prompts show whose request it was.
@@ -101,6 +103,10 @@ pub fn session(model: &ScriptedModel, config: CompactConfig) -> TestSession {
 
 /// A scripted model with a context window of `window` tokens answering `answers` in order.
 pub fn model(window: u64, answers: &[&str]) -> ScriptedModel {
-    ScriptedModel::new(answers.iter().map(|answer| ScriptedTurn::new().message(*answer)))
-        .with_info(ModelInfo::with_context_window(window))
+    ScriptedModel::new(
+        answers
+            .iter()
+            .map(|answer| ScriptedTurn::new().message(*answer)),
+    )
+    .with_info(ModelInfo::with_context_window(window))
 }

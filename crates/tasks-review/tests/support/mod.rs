@@ -127,7 +127,8 @@ impl Tool for StandInShell {
         );
         let must_ask = ctx.approval_policy() >= ApprovalPolicy::Untrusted && !read_only;
         if must_ask {
-            let request = ApprovalRequest::command(command.clone(), ctx.cwd()).with_call_id(call_id);
+            let request =
+                ApprovalRequest::command(command.clone(), ctx.cwd()).with_call_id(call_id);
             match ctx.request_approval(request).await {
                 ReviewDecision::Approved | ReviewDecision::ApprovedForSession => {}
                 ReviewDecision::Denied => {
