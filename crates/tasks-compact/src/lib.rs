@@ -35,4 +35,4 @@ pub use config::{
 pub use error::Error;
 pub use plan::{Budgets, check_summary, chunk_history, compacted_history, previous_compactions};
 pub use prompt::{COMBINE_INSTRUCTIONS, HANDOFF_INSTRUCTIONS, SUMMARY_HEADER};
-pub use task::{CompactTask, registration};
+pub use task::{CompactTask, install, registration};

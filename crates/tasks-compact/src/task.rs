@@ -66,3 +66,12 @@ pub fn registration(config: CompactConfig) -> TaskRegistration {
         Ok(Arc::new(CompactTask::new(config.clone())) as Arc<dyn SessionTask>)
     })
 }
+
+/// Adds the `compact` task kind to `builder`; with the agent turn's compactor service once
+/// the session core offers it.
+pub fn install(
+    builder: turnkit_session_core::SessionBuilder,
+    config: crate::CompactConfig,
+) -> turnkit_session_core::SessionBuilder {
+    builder.task(registration(config))
+}

@@ -17,6 +17,10 @@
 //! - `tasks_ghost_snapshot` (feature `ghost-snapshot`): ghost snapshots of the working tree
 //!   around a turn's file changes, offered to turns as the [`TurnSnapshots`] service, and the
 //!   `ghost_snapshot` task kind that takes one on request;
+//! - [`tasks_compact`] (feature `compact`): the `compact` task kind (`Op::Compact`) and the
+//!   session's compactor, which summarise the history in a child session and replace it;
+//! - [`tasks_review`] (feature `review`): the `review` task kind (`Op::Review`), a code review
+//!   in a child session with structured findings;
 //! - [`tasks_undo`] (feature `undo`): the `undo` task kind, which reverts the file changes of
 //!   the last turn from its ghost snapshots (`Op::Undo`);
 //! - [`async_trait`] and [`serde_json`], re-exported because the facade's own signatures need
@@ -89,19 +93,24 @@ pub use turnkit_model as model;
 pub use turnkit_model_openai as model_openai;
 pub use turnkit_protocol as protocol;
 pub use turnkit_protocol::{
-    ApprovalOrigin, ApprovalPolicy, ApprovalRequest, ApprovalSubject, ContentItem, Event, EventMsg,
-    ExecCommandEnd, ExecSource, ExecStream, Op, ResponseItem, ReviewDecision, ReviewRequest, Role,
+    ApprovalOrigin, ApprovalPolicy, ApprovalRequest, ApprovalSubject, CodeLocation, ContentItem,
+    Event, EventMsg, ExecCommandEnd, ExecSource, ExecStream, Op, ResponseItem, ReviewDecision,
+    ReviewFinding, ReviewOutput, ReviewRequest, ReviewTarget, ReviewVerdict, Role,
     SubSessionOutcome, Submission, TaskKind, ToolSpec, TurnAbortReason, UndoCompleted, UserInput,
 };
 pub use turnkit_session_core::{
     CancellationToken, ChildOutcome, DEFAULT_GRACE_PERIOD, DEFAULT_MAX_DEPTH,
     DEFAULT_SUB_SESSION_STOP_BOUND, Error, RolloutRecord, Services, Session, SessionBuilder,
     SessionHandle, SessionTask, SubSession, SubSessionBuilder, TaskContext, TaskError, TaskFactory,
-    TaskRegistration, TaskResult, Tool, ToolOutput, ToolRegistry, TurnSnapshots, async_trait,
-    parse_arguments, read_rollout,
+    TaskRegistration, TaskResult, Tool, ToolOutput, ToolRegistry, TurnOverrides, TurnSnapshots,
+    async_trait, parse_arguments, read_rollout,
 };
+#[cfg(feature = "compact")]
+pub use turnkit_tasks_compact as tasks_compact;
 #[cfg(feature = "ghost-snapshot")]
 pub use turnkit_tasks_ghost_snapshot as tasks_ghost_snapshot;
+#[cfg(feature = "review")]
+pub use turnkit_tasks_review as tasks_review;
 #[cfg(feature = "shell")]
 pub use turnkit_tasks_shell as tasks_shell;
 #[cfg(feature = "undo")]
