@@ -5,7 +5,8 @@
 //! [`user_shell`]), then [`run`] it with a [`CancellationToken`]:
 //!
 //! - Output arrives as [`OutputChunk`]s (raw bytes, at most [`MAX_CHUNK_BYTES`]) on the
-//!   channel given to [`CommandSpec::output_sender`], while the command runs.
+//!   channel given to [`CommandSpec::output_sender`], while the command runs; or, with
+//!   [`run_streaming`], at a callback. [`DeltaBudget`] caps how much of it a caller passes on.
 //! - The outcome is an [`ExecOutput`]: the [`ExitStatus`] (code or signal), whether it timed
 //!   out or was cancelled, its duration, and [`CapturedOutput`]s of stdout, stderr and both
 //!   interleaved, each keeping its head and tail within the cap.
@@ -40,6 +41,7 @@ mod output;
 mod pipes;
 mod run;
 mod spec;
+mod stream;
 mod supervisor;
 
 pub use bytes::Bytes;
@@ -55,3 +57,4 @@ pub use crate::spec::{
     CommandSpec, DEFAULT_DRAIN_TIMEOUT, DEFAULT_KILL_GRACE, DEFAULT_OUTPUT_CAP, FALLBACK_SHELL,
     user_shell,
 };
+pub use crate::stream::{DeltaBudget, run_streaming};

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::{
     ApprovalOrigin, ApprovalPolicy, ApprovalRequest, ExecCommandEnd, ExecSource, ExecStream,
-    ReviewOutput, ReviewRequest, SubSessionOutcome, TaskKind, UndoCompleted,
+    FileChange, PlanStep, ReviewOutput, ReviewRequest, SubSessionOutcome, TaskKind, UndoCompleted,
 };
 
 /// One event of a session's ordered stream.
@@ -122,6 +122,32 @@ pub enum EventMsg {
     },
     /// A command ended, or was cancelled, with what it printed.
     ExecCommandEnd(ExecCommandEnd),
+    /// A patch is about to be written: what it does to each file, in patch order.
+    PatchApplyBegin {
+        /// The tool call that applies it.
+        call_id: String,
+        /// One entry per file operation of the patch.
+        changes: Vec<FileChange>,
+    },
+    /// A patch was written, or failed; exactly one follows each `patch_apply_begin`.
+    PatchApplyEnd {
+        /// The tool call that applied it.
+        call_id: String,
+        /// Whether every file was written.
+        success: bool,
+        /// What the tool reported (the files changed).
+        stdout: String,
+        /// Why it failed, when it did.
+        stderr: String,
+    },
+    /// The agent's plan changed: the whole step list as it is now.
+    PlanUpdate {
+        /// Why the plan changed, when the agent said.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        explanation: Option<String>,
+        /// Every step, in order.
+        plan: Vec<PlanStep>,
+    },
     /// An undo began.
     UndoStarted {
         /// What is being undone.

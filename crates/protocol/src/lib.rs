@@ -38,6 +38,8 @@ mod bytes;
 mod event;
 mod exec;
 mod history;
+mod patch;
+mod plan;
 mod review;
 mod submission;
 mod task_kind;
@@ -51,6 +53,8 @@ pub use approval::{
 pub use event::{Event, EventMsg, TurnAbortReason};
 pub use exec::{ExecCommandEnd, ExecSource, ExecStream};
 pub use history::{ContentItem, ResponseItem, Role};
+pub use patch::FileChange;
+pub use plan::{PlanStep, StepStatus};
 pub use review::{
     CodeLocation, ReviewFinding, ReviewOutput, ReviewRequest, ReviewTarget, ReviewVerdict,
 };

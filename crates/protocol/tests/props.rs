@@ -14,9 +14,10 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 use turnkit_protocol::{
     ApprovalOrigin, ApprovalPolicy, ApprovalRequest, ApprovalSubject, CodeLocation, ContentItem,
-    Event, EventMsg, ExecCommandEnd, ExecSource, ExecStream, Op, ResponseItem, ReviewDecision,
-    ReviewFinding, ReviewOutput, ReviewRequest, ReviewTarget, ReviewVerdict, Role,
-    SubSessionOutcome, Submission, TaskKind, TurnAbortReason, UndoCompleted, UserInput,
+    Event, EventMsg, ExecCommandEnd, ExecSource, ExecStream, FileChange, Op, PlanStep,
+    ResponseItem, ReviewDecision, ReviewFinding, ReviewOutput, ReviewRequest, ReviewTarget,
+    ReviewVerdict, Role, StepStatus, SubSessionOutcome, Submission, TaskKind, TurnAbortReason,
+    UndoCompleted, UserInput,
 };
 
 fn cases() -> u32 {
@@ -286,6 +287,29 @@ fn exec_command_end() -> impl Strategy<Value = ExecCommandEnd> {
     )
 }
 
+fn file_change() -> impl Strategy<Value = FileChange> {
+    prop_oneof![
+        (path(), text()).prop_map(|(path, content)| FileChange::Add { path, content }),
+        (path(), text()).prop_map(|(path, content)| FileChange::Delete { path, content }),
+        (path(), option::of(path()), text()).prop_map(|(path, move_path, unified_diff)| {
+            FileChange::Update {
+                path,
+                move_path,
+                unified_diff,
+            }
+        }),
+    ]
+}
+
+fn plan_step() -> impl Strategy<Value = PlanStep> {
+    let status = prop_oneof![
+        Just(StepStatus::Pending),
+        Just(StepStatus::InProgress),
+        Just(StepStatus::Completed),
+    ];
+    (text(), status).prop_map(|(step, status)| PlanStep { step, status })
+}
+
 fn undo_completed() -> impl Strategy<Value = UndoCompleted> {
     let paths = || vec(text(), 0..3);
     (any::<bool>(), text(), paths(), paths(), paths()).prop_map(
@@ -337,6 +361,18 @@ fn event_msg() -> impl Strategy<Value = EventMsg> {
             }
         }),
         exec_command_end().prop_map(EventMsg::ExecCommandEnd),
+        (text(), vec(file_change(), 0..4))
+            .prop_map(|(call_id, changes)| EventMsg::PatchApplyBegin { call_id, changes }),
+        (text(), any::<bool>(), text(), text()).prop_map(|(call_id, success, stdout, stderr)| {
+            EventMsg::PatchApplyEnd {
+                call_id,
+                success,
+                stdout,
+                stderr,
+            }
+        }),
+        (option::of(text()), vec(plan_step(), 0..4))
+            .prop_map(|(explanation, plan)| EventMsg::PlanUpdate { explanation, plan }),
         option::of(text()).prop_map(|message| EventMsg::UndoStarted { message }),
         undo_completed().prop_map(EventMsg::UndoCompleted),
         review_request().prop_map(|request| EventMsg::EnteredReviewMode { request }),

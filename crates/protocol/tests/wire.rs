@@ -10,9 +10,10 @@ use serde::Serialize;
 use serde_json::json;
 use turnkit_protocol::{
     ApprovalOrigin, ApprovalPolicy, ApprovalRequest, ApprovalSubject, CodeLocation, ContentItem,
-    Event, EventMsg, ExecCommandEnd, ExecSource, ExecStream, Op, ResponseItem, ReviewDecision,
-    ReviewFinding, ReviewOutput, ReviewRequest, ReviewTarget, ReviewVerdict, Role,
-    SubSessionOutcome, Submission, TaskKind, TurnAbortReason, UndoCompleted, UserInput,
+    Event, EventMsg, ExecCommandEnd, ExecSource, ExecStream, FileChange, Op, PlanStep,
+    ResponseItem, ReviewDecision, ReviewFinding, ReviewOutput, ReviewRequest, ReviewTarget,
+    ReviewVerdict, Role, StepStatus, SubSessionOutcome, Submission, TaskKind, TurnAbortReason,
+    UndoCompleted, UserInput,
 };
 
 /// Snapshots each sample as `<prefix>_<its type tag>` and checks the tag is the one `tag_of`
@@ -98,7 +99,7 @@ fn exec_command_end() -> ExecCommandEnd {
 }
 
 fn event_msgs() -> Vec<EventMsg> {
-    vec![
+    let mut msgs = vec![
         EventMsg::TaskStarted {
             kind: TaskKind::REGULAR,
         },
@@ -195,6 +196,65 @@ fn event_msgs() -> Vec<EventMsg> {
         },
         EventMsg::ShutdownComplete,
         EventMsg::Unknown,
+    ];
+    msgs.extend(tool_event_msgs());
+    msgs
+}
+
+/// The events of the agent turn's built-in tools.
+fn tool_event_msgs() -> Vec<EventMsg> {
+    vec![
+        EventMsg::PatchApplyBegin {
+            call_id: "call-8".into(),
+            changes: file_changes(),
+        },
+        EventMsg::PatchApplyEnd {
+            call_id: "call-8".into(),
+            success: true,
+            stdout: "Success. Updated the following files:\nM src/lib.rs\n".into(),
+            stderr: String::new(),
+        },
+        EventMsg::PlanUpdate {
+            explanation: Some("the test needs a fixture first".into()),
+            plan: vec![
+                PlanStep {
+                    step: "write the fixture".into(),
+                    status: StepStatus::Completed,
+                },
+                PlanStep {
+                    step: "fix the parser".into(),
+                    status: StepStatus::InProgress,
+                },
+                PlanStep {
+                    step: "run the tests".into(),
+                    status: StepStatus::Pending,
+                },
+            ],
+        },
+    ]
+}
+
+fn file_changes() -> Vec<FileChange> {
+    vec![
+        FileChange::Add {
+            path: "notes.md".into(),
+            content: "# Notes\n".into(),
+        },
+        FileChange::Delete {
+            path: "old.txt".into(),
+            content: "obsolete\n".into(),
+        },
+        FileChange::Update {
+            path: "src/lib.rs".into(),
+            move_path: None,
+            unified_diff:
+                "--- a/src/lib.rs\n+++ b/src/lib.rs\n@@ -1 +1 @@\n-fn a() {}\n+fn b() {}\n".into(),
+        },
+        FileChange::Update {
+            path: "src/old.rs".into(),
+            move_path: Some("src/new.rs".into()),
+            unified_diff: String::new(),
+        },
     ]
 }
 
@@ -272,6 +332,9 @@ fn event_msg_tag(msg: &EventMsg) -> &'static str {
         EventMsg::ExecCommandBegin { .. } => "exec_command_begin",
         EventMsg::ExecCommandOutputDelta { .. } => "exec_command_output_delta",
         EventMsg::ExecCommandEnd(_) => "exec_command_end",
+        EventMsg::PatchApplyBegin { .. } => "patch_apply_begin",
+        EventMsg::PatchApplyEnd { .. } => "patch_apply_end",
+        EventMsg::PlanUpdate { .. } => "plan_update",
         EventMsg::UndoStarted { .. } => "undo_started",
         EventMsg::UndoCompleted(_) => "undo_completed",
         EventMsg::ContextCompacted { .. } => "context_compacted",

@@ -8,7 +8,8 @@ use std::sync::{Arc, Mutex};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::AbortOnDropHandle;
 use turnkit_protocol::{
-    ApprovalPolicy, ApprovalRequest, EventMsg, ResponseItem, ReviewDecision, TaskKind, UserInput,
+    ApprovalPolicy, ApprovalRequest, EventMsg, ResponseItem, ReviewDecision, TaskKind,
+    TurnAbortReason, UserInput,
 };
 
 use crate::ToolRegistry;
@@ -185,6 +186,26 @@ impl TaskContext {
         };
         drop(withdraw);
         decision
+    }
+
+    /// Asks the session to abort this task's turn with `interrupted`, as `Op::Interrupt` does;
+    /// returns whether it was asked (`false` once the turn is ending or has ended).
+    ///
+    /// The turn then goes the usual way of an interrupt: its children are interrupted, its
+    /// token is cancelled, and it ends with `turn_aborted`. A tool calls this when the user
+    /// answers one of its approval requests with [`ReviewDecision::Abort`], so an abort stops
+    /// the turn whichever tool asked.
+    pub fn interrupt_turn(&self) -> bool {
+        let state = self.shared.state();
+        let Some(active) = state
+            .active
+            .as_ref()
+            .filter(|active| active.task_id == self.task_id && !active.closing)
+        else {
+            return false;
+        };
+        active.control.request(TurnAbortReason::Interrupted);
+        true
     }
 
     /// Whether user input has been steered into this turn and not yet taken.

@@ -108,6 +108,30 @@ async fn interrupt_with_nothing_running_is_a_no_op() {
     assert_eq!(events[0].seq, 0, "the interrupt emitted nothing");
 }
 
+#[tokio::test(start_paused = true)]
+async fn a_task_interrupting_its_own_turn_ends_with_turn_aborted() {
+    let task = FnTask::new(kind("self_stop"), |ctx, _input, token| async move {
+        assert!(
+            ctx.interrupt_turn(),
+            "the turn is running, so it can be interrupted"
+        );
+        token.cancelled().await;
+        // Once the turn is ending it cannot be asked again.
+        assert!(!ctx.interrupt_turn());
+        Ok(Some("never seen".into()))
+    });
+    let mut session = TestSession::builder().task(task.registration()).build();
+    let events = session.run(custom("self_stop")).await;
+    assert_eq!(types(&events), ["task_started", "turn_aborted"]);
+    assert_eq!(
+        events[1].msg,
+        EventMsg::TurnAborted {
+            reason: TurnAbortReason::Interrupted
+        }
+    );
+    assert_eq!(task.abort_calls(), 1);
+}
+
 /// Stops when cancelled, but its abort hook never returns.
 struct HangingHook;
 

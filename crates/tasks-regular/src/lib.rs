@@ -33,10 +33,14 @@ mod error;
 mod exec_output;
 mod patch;
 mod safety;
+mod tools;
 
 pub use error::Error;
 pub use exec_output::{ModelOutputLimits, format_exec_output};
-pub use patch::{
-    FileChange, FileOperation, Hunk, HunkLine, Patch, PatchPlan, apply_patch, parse_patch,
-};
+pub use patch::{FileOperation, Hunk, HunkLine, Patch, PatchPlan, apply_patch, parse_patch};
 pub use safety::{CommandSafety, classify_command, classify_script};
+pub use tools::{
+    ApplyPatchTool, BuiltinTools, DEFAULT_MAX_PARALLEL_SUBAGENTS, DEFAULT_SHELL_TIMEOUT, ShellTool,
+    SubagentTool, UpdatePlanTool, builtin_tools,
+};
+pub use turnkit_protocol::FileChange;

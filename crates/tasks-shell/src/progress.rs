@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use tokio::time::Instant;
-use turnkit_exec::{OutputChunk, OutputStream};
+use turnkit_exec::{DeltaBudget, OutputChunk, OutputStream};
 use turnkit_protocol::ExecCommandEnd;
 
 use crate::ShellConfig;
@@ -37,14 +37,6 @@ enum Phase {
     Ended,
 }
 
-/// How many live deltas a command may still send.
-#[derive(Debug)]
-struct DeltaBudget {
-    count_left: usize,
-    bytes_left: usize,
-    capped: bool,
-}
-
 impl Progress {
     pub(crate) fn new(config: &ShellConfig) -> Self {
         let cap = config.get_output_cap();
@@ -54,11 +46,7 @@ impl Progress {
                 stdout: Capture::new(cap),
                 stderr: Capture::new(cap),
                 aggregated: Capture::new(cap),
-                deltas: DeltaBudget {
-                    count_left: config.get_max_deltas(),
-                    bytes_left: config.get_max_delta_bytes(),
-                    capped: false,
-                },
+                deltas: DeltaBudget::new(config.get_max_deltas(), config.get_max_delta_bytes()),
             }),
         }
     }
@@ -85,26 +73,12 @@ impl Progress {
             OutputStream::Stderr => inner.stderr.push(&chunk.bytes),
         }
         inner.aggregated.push(&chunk.bytes);
-        let budget = &mut inner.deltas;
-        if budget.capped || chunk.bytes.is_empty() {
-            return 0;
-        }
-        if budget.count_left == 0 || budget.bytes_left == 0 {
-            budget.capped = true;
-            return 0;
-        }
-        let sent = chunk.bytes.len().min(budget.bytes_left);
-        budget.count_left -= 1;
-        budget.bytes_left -= sent;
-        if sent < chunk.bytes.len() {
-            budget.capped = true;
-        }
-        sent
+        inner.deltas.take(chunk.bytes.len())
     }
 
     /// Whether live deltas stopped at their cap.
     pub(crate) fn deltas_capped(&self) -> bool {
-        self.lock().deltas.capped
+        self.lock().deltas.is_capped()
     }
 
     /// Marks the command ended; returns whether it was running, in which case the caller
@@ -142,7 +116,7 @@ impl Progress {
             output_truncated: inner.stdout.is_truncated()
                 || inner.stderr.is_truncated()
                 || inner.aggregated.is_truncated(),
-            deltas_capped: inner.deltas.capped,
+            deltas_capped: inner.deltas.is_capped(),
             cwd,
         })
     }

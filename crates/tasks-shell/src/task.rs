@@ -5,7 +5,6 @@ use std::path::Path;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use tokio::sync::mpsc;
 use turnkit_exec::{CommandSpec, ExecOutput, OutputChunk, OutputStream};
 use turnkit_protocol::{EventMsg, ExecSource, ExecStream, TaskKind, UserInput};
 use turnkit_session_core::{CancellationToken, SessionTask, TaskContext, TaskResult};
@@ -13,10 +12,6 @@ use turnkit_session_core::{CancellationToken, SessionTask, TaskContext, TaskResu
 use crate::progress::Progress;
 use crate::report::{self, Ending};
 use crate::{Error, ShellConfig};
-
-/// How many output chunks may wait between the process and the event stream; beyond this
-/// the process is paused on its pipe until the task catches up.
-const OUTPUT_CHANNEL_CAPACITY: usize = 16;
 
 /// The user's own shell command (`Op::RunUserShellCommand`), run as `<shell> -c <command>`
 /// in the session's working directory.
@@ -156,8 +151,7 @@ impl SessionTask for UserShellCommandTask {
         }
         let call_id = Self::call_id(ctx.sub_id());
         let cwd = ctx.cwd().to_path_buf();
-        let (tx, mut rx) = mpsc::channel(OUTPUT_CHANNEL_CAPACITY);
-        let spec = self.spec(&cwd).output_sender(tx);
+        let spec = self.spec(&cwd);
         let command = spec.argv_lossy();
         let started = tokio::time::Instant::now();
         self.progress.begin(call_id.clone(), cwd.clone());
@@ -170,20 +164,10 @@ impl SessionTask for UserShellCommandTask {
 
         // Dropping this future (a hard abort) drops the run, which kills the process group;
         // the abort hook then sends the end event from `progress`.
-        let run = turnkit_exec::run(spec, cancellation_token);
-        tokio::pin!(run);
-        let result = loop {
-            tokio::select! {
-                biased;
-                Some(chunk) = rx.recv() => self.forward(&ctx, &call_id, &chunk),
-                result = &mut run => break result,
-            }
-        };
-        // The run has dropped its sender: what is left in the channel is the last output.
-        rx.close();
-        while let Some(chunk) = rx.recv().await {
-            self.forward(&ctx, &call_id, &chunk);
-        }
+        let result = turnkit_exec::run_streaming(spec, cancellation_token, |chunk| {
+            self.forward(&ctx, &call_id, chunk);
+        })
+        .await;
 
         match result {
             Ok(output) => {

@@ -9,6 +9,8 @@
 //!   `turnkit-session-core`;
 //! - `model` and `model_openai` (feature `openai`): the model interface and the
 //!   OpenAI-compatible HTTP client;
+//! - [`tasks_regular`] (feature `regular`): the agent turn's built-in tools (`shell`,
+//!   `apply_patch`, `update_plan`, `subagent`), each applying the session's approval policy;
 //! - [`tasks_shell`] (feature `shell`): the user's own shell command
 //!   (`Op::RunUserShellCommand`), streamed live and recorded for the model;
 //! - [`testkit`] (feature `testkit`, not part of `full`): run ops against a real session in a
@@ -94,9 +96,10 @@ pub use turnkit_model_openai as model_openai;
 pub use turnkit_protocol as protocol;
 pub use turnkit_protocol::{
     ApprovalOrigin, ApprovalPolicy, ApprovalRequest, ApprovalSubject, CodeLocation, ContentItem,
-    Event, EventMsg, ExecCommandEnd, ExecSource, ExecStream, Op, ResponseItem, ReviewDecision,
-    ReviewFinding, ReviewOutput, ReviewRequest, ReviewTarget, ReviewVerdict, Role,
-    SubSessionOutcome, Submission, TaskKind, ToolSpec, TurnAbortReason, UndoCompleted, UserInput,
+    Event, EventMsg, ExecCommandEnd, ExecSource, ExecStream, FileChange, Op, PlanStep,
+    ResponseItem, ReviewDecision, ReviewFinding, ReviewOutput, ReviewRequest, ReviewTarget,
+    ReviewVerdict, Role, StepStatus, SubSessionOutcome, Submission, TaskKind, ToolSpec,
+    TurnAbortReason, UndoCompleted, UserInput,
 };
 pub use turnkit_session_core::{
     CancellationToken, ChildOutcome, DEFAULT_GRACE_PERIOD, DEFAULT_MAX_DEPTH,
@@ -109,6 +112,8 @@ pub use turnkit_session_core::{
 pub use turnkit_tasks_compact as tasks_compact;
 #[cfg(feature = "ghost-snapshot")]
 pub use turnkit_tasks_ghost_snapshot as tasks_ghost_snapshot;
+#[cfg(feature = "regular")]
+pub use turnkit_tasks_regular as tasks_regular;
 #[cfg(feature = "review")]
 pub use turnkit_tasks_review as tasks_review;
 #[cfg(feature = "shell")]

@@ -8,7 +8,7 @@ use std::io::{self, Write as _};
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
 
-use serde::{Deserialize, Serialize};
+use turnkit_protocol::FileChange;
 
 use super::parse::{FileOperation, Hunk, HunkLine, Patch, parse_patch};
 use super::paths::Root;
@@ -17,47 +17,6 @@ use crate::Error;
 
 /// The mode of a file a patch creates (a new file's usual mode under the common umask 022).
 const NEW_FILE_MODE: u32 = 0o644;
-
-/// What a patch does to one file, for the `patch_apply_begin` event and the approval request.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
-pub enum FileChange {
-    /// A new file.
-    Add {
-        /// The file, relative to the session's directory.
-        path: PathBuf,
-        /// Its content.
-        content: String,
-    },
-    /// A deleted file.
-    Delete {
-        /// The file, relative to the session's directory.
-        path: PathBuf,
-        /// The content it had.
-        content: String,
-    },
-    /// A changed (and perhaps moved) file.
-    Update {
-        /// The file, relative to the session's directory.
-        path: PathBuf,
-        /// Where it moves, when it does.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        move_path: Option<PathBuf>,
-        /// The change as a unified diff (`--- a/path`, `+++ b/path`, three lines of context).
-        unified_diff: String,
-    },
-}
-
-impl FileChange {
-    /// The file the change starts from, relative to the session's directory.
-    pub fn path(&self) -> &Path {
-        match self {
-            FileChange::Add { path, .. }
-            | FileChange::Delete { path, .. }
-            | FileChange::Update { path, .. } => path,
-        }
-    }
-}
 
 /// A patch checked against the files, ready to write: nothing has been written yet.
 ///

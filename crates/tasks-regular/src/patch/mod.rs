@@ -6,5 +6,5 @@ mod parse;
 mod paths;
 mod seek;
 
-pub use apply::{FileChange, PatchPlan, apply_patch};
+pub use apply::{PatchPlan, apply_patch};
 pub use parse::{FileOperation, Hunk, HunkLine, Patch, parse_patch};
