@@ -5,10 +5,14 @@ use std::sync::Arc;
 
 use turnkit_model::{ModelClient, estimate_text_tokens, estimate_tokens};
 use turnkit_protocol::{EventMsg, ResponseItem, UserInput};
-use turnkit_session_core::{CancellationToken, ChildOutcome, Services, TaskContext, ToolRegistry};
+use turnkit_session_core::{
+    CancellationToken, ChildOutcome, Services, TaskContext, ToolRegistry, TurnOverrides,
+};
 
 use crate::plan::{chunk_history, compacted_history, previous_compactions};
-use crate::prompt::{COMBINE_INSTRUCTIONS, HANDOFF_INSTRUCTIONS, partial_note_text};
+use crate::prompt::{
+    COMBINE_INSTRUCTIONS, HANDOFF_INSTRUCTIONS, SUMMARISER_INSTRUCTIONS, partial_note_text,
+};
 use crate::{Budgets, CompactConfig, Error, check_summary};
 
 /// How much one compaction shrank the history, in estimated tokens.
@@ -145,7 +149,8 @@ fn checked_part(note: &str, budgets: Budgets) -> Result<String, Error> {
 }
 
 /// Runs one one-shot child session seeded with `items`, with no tools and only the model as a
-/// service (so it cannot compact itself), asked `instructions`; returns its final message.
+/// service (so it cannot compact itself) with [`SUMMARISER_INSTRUCTIONS`] in place of the
+/// turn's own, asked `instructions`; returns its final message.
 ///
 /// # Cancel safety
 ///
@@ -159,6 +164,7 @@ async fn write_note(
 ) -> Result<String, Error> {
     let mut services = Services::new();
     services.insert(Arc::clone(model));
+    services.insert(TurnOverrides::new().instructions(SUMMARISER_INSTRUCTIONS));
     let mut child = ctx
         .sub_session()
         .history(items)

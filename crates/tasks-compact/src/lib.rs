@@ -34,5 +34,7 @@ pub use config::{
 };
 pub use error::Error;
 pub use plan::{Budgets, check_summary, chunk_history, compacted_history, previous_compactions};
-pub use prompt::{COMBINE_INSTRUCTIONS, HANDOFF_INSTRUCTIONS, SUMMARY_HEADER};
+pub use prompt::{
+    COMBINE_INSTRUCTIONS, HANDOFF_INSTRUCTIONS, SUMMARISER_INSTRUCTIONS, SUMMARY_HEADER,
+};
 pub use task::{CompactTask, install, registration};

@@ -1,5 +1,11 @@
 //! What the summarising child is asked, and how a summary is marked in the new history.
 
+/// The instructions a summarising child's turns send in place of their own (through
+/// session-core's `TurnOverrides`), so the model does not take itself for the coding agent.
+pub const SUMMARISER_INSTRUCTIONS: &str = "\
+You write hand-off notes for a coding agent's conversations. You have no tools. Read the \
+conversation, then answer the last message with the note it asks for, and nothing else.";
+
 /// The hand-off instructions sent, as the last user message, to the child session that
 /// summarises a history (or one chunk of it).
 pub const HANDOFF_INSTRUCTIONS: &str = "\

@@ -279,3 +279,20 @@ async fn the_parent_keeps_a_short_request_and_answer_never_the_childs_transcript
             .any(|item| matches!(item, ResponseItem::FunctionCall { .. }))
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_diff_too_large_for_the_context_is_cut_with_a_note_naming_the_files_left_out() {
+    let model = ScriptedModel::new([ScriptedTurn::new().message(FINDINGS)])
+        .with_info(turnkit_model::ModelInfo::with_context_window(200));
+    let mut session = session(&model);
+    let dir = session.cwd().to_owned();
+    std::fs::write(dir.join("lib.rs"), "fn first() {}\n").expect("write");
+    std::fs::write(dir.join("zz_large.rs"), "// filler line\n".repeat(100)).expect("write");
+
+    session.run(review(ReviewTarget::UncommittedChanges)).await;
+
+    let input = serde_json::to_string(&model.prompts()[0].input).expect("json");
+    assert!(input.contains("-fn second() {}"), "the small file is kept");
+    assert!(!input.contains("filler line"), "the large file is left out");
+    assert!(input.contains("these files were left out: zz_large.rs"));
+}

@@ -10,7 +10,7 @@ use turnkit_model::{
     ModelClient, ModelInfo, Prompt, ResponseEvent, ScriptedModel, ScriptedTurn, StreamExt,
 };
 use turnkit_protocol::{ContentItem, Op, ResponseItem, Role, TaskKind, UserInput};
-use turnkit_session_core::{SessionTask, TaskRegistration};
+use turnkit_session_core::{SessionTask, TaskRegistration, TurnOverrides};
 use turnkit_tasks_compact::CompactConfig;
 use turnkit_testkit::{FnTask, TestSession};
 
@@ -32,7 +32,11 @@ pub fn stand_in_regular() -> FnTask {
             })
             .collect();
         ctx.record_items([ResponseItem::user_text(text)]);
-        let prompt = Prompt::new(STAND_IN_INSTRUCTIONS, ctx.history());
+        let instructions = ctx
+            .service::<TurnOverrides>()
+            .and_then(|overrides| overrides.instructions)
+            .unwrap_or_else(|| STAND_IN_INSTRUCTIONS.to_owned());
+        let prompt = Prompt::new(instructions, ctx.history());
         let mut stream = model.stream(&prompt, token.clone());
         let mut last = None;
         while let Some(event) = stream.next().await {
