@@ -1,6 +1,11 @@
 //! Benchmarks on a generated repository of 100,000 files with 10 changed and 10 added: a
 //! snapshot against `git status --porcelain` and against the naive temporary-index method, and
 //! undo of the 20 paths against `git status --porcelain`.
+//!
+//! Two shapes of a real project follow in the ratio lines: a small repository (2,000 tracked
+//! files, 5 changed and 3 added), where a snapshot's fixed cost shows, and fresh clones of it,
+//! where every index entry is racily clean: the first snapshot of a clone against the first
+//! `git status --porcelain` of another.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -22,7 +27,12 @@ const CHANGED: usize = 10;
 
 fn main() {
     divan::main();
-    ratios();
+    // Set to measure only the small shapes, which take seconds rather than minutes.
+    if std::env::var_os("TURNKIT_BENCH_SMALL_ONLY").is_none() {
+        ratios();
+    }
+    small_ratios();
+    fresh_clone_ratios();
 }
 
 /// The generated repository, built once per run.
@@ -52,6 +62,19 @@ fn git(work: &Path, global_config: &Path, args: &[&str]) -> Command {
         .env_remove("GIT_DIR")
         .env_remove("GIT_INDEX_FILE");
     command
+}
+
+/// `git init`, then one commit of everything in `work`.
+fn commit_everything(work: &Path, global_config: &Path, message: &str) {
+    run(git(work, global_config, &["init", "-q", "-b", "main"]));
+    run(git(work, global_config, &["add", "-A"]));
+    let mut commit = git(work, global_config, &["commit", "-q", "-m", message]);
+    commit
+        .env("GIT_AUTHOR_NAME", "bench")
+        .env("GIT_AUTHOR_EMAIL", "bench@example.invalid")
+        .env("GIT_COMMITTER_NAME", "bench")
+        .env("GIT_COMMITTER_EMAIL", "bench@example.invalid");
+    run(commit);
 }
 
 fn run(mut command: Command) {
@@ -87,16 +110,7 @@ fn generate() -> Fixture {
             }
         }
     }
-    run(git(&work, &global_config, &["init", "-q", "-b", "main"]));
-    run(git(&work, &global_config, &["add", "-A"]));
-    let mut commit = git(&work, &global_config, &["commit", "-q", "-m", "generated"]);
-    commit
-        .env("GIT_AUTHOR_NAME", "bench")
-        .env("GIT_AUTHOR_EMAIL", "bench@example.invalid");
-    commit
-        .env("GIT_COMMITTER_NAME", "bench")
-        .env("GIT_COMMITTER_EMAIL", "bench@example.invalid");
-    run(commit);
+    commit_everything(&work, &global_config, "generated");
 
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -321,4 +335,166 @@ fn ratios() {
         millis(status_time),
     );
     turn();
+}
+
+const SMALL_DIRS: usize = 40;
+const SMALL_FILES_PER_DIR: usize = 50;
+
+/// A small project: 2,000 tracked files in 40 folders.
+struct Small {
+    root: TempDir,
+    origin: PathBuf,
+    global_config: PathBuf,
+    runtime: Runtime,
+}
+
+fn small() -> Small {
+    let root = tempfile::tempdir().expect("temp dir");
+    let origin = root.path().join("origin");
+    let global_config = root.path().join("gitconfig");
+    std::fs::write(&global_config, "").expect("config");
+    for dir in 0..SMALL_DIRS {
+        std::fs::create_dir_all(origin.join(format!("src{dir:02}"))).expect("dirs");
+        for file in 0..SMALL_FILES_PER_DIR {
+            let content = format!("fn item_{dir}_{file}() {{}}\n").repeat(20);
+            std::fs::write(origin.join(format!("src{dir:02}/m{file:02}.rs")), content)
+                .expect("file");
+        }
+    }
+    commit_everything(&origin, &global_config, "small");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("rt");
+    Small {
+        root,
+        origin,
+        global_config,
+        runtime,
+    }
+}
+
+impl Small {
+    /// A fresh clone, checked out as `git clone` leaves it.
+    fn clone_into(&self, name: &str) -> PathBuf {
+        let work = self.root.path().join(name);
+        run(git(
+            self.root.path(),
+            &self.global_config,
+            &["clone", "-q", self.origin.to_str().expect("utf-8"), name],
+        ));
+        work
+    }
+
+    fn open(&self, work: &Path) -> Repository {
+        let options = OpenOptions::default()
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("GIT_CONFIG_GLOBAL", &self.global_config);
+        self.runtime
+            .block_on(Repository::open_with(
+                work,
+                options,
+                &CancellationToken::new(),
+            ))
+            .expect("repository opens")
+    }
+
+    fn snapshot(&self, repo: &Repository) -> Snapshot {
+        let options = snapshot_options(self.root.path());
+        self.runtime
+            .block_on(snapshot(repo, &options, &CancellationToken::new()))
+            .expect("snapshot")
+    }
+
+    fn status(&self, work: &Path) {
+        run(git(work, &self.global_config, &["status", "--porcelain"]));
+    }
+}
+
+/// The small turn: 5 files changed, 3 added.
+fn small_turn(work: &Path, round: usize) {
+    for index in 0..5 {
+        let path = work.join(format!("src{:02}/m{:02}.rs", index * 7, index * 3));
+        std::fs::write(path, format!("changed by the turn {index} {round}\n")).expect("change");
+    }
+    for index in 0..3 {
+        let path = work.join(format!("src{:02}/added-{index}.rs", index * 5));
+        std::fs::write(path, format!("added by the turn {index} {round}\n")).expect("add");
+    }
+}
+
+/// Snapshots of a session after its first, in a small repository, against `git status`.
+fn small_ratios() {
+    let small = small();
+    let work = small.clone_into("work");
+    // The user's own status has settled the index, as it would have by the time of a turn.
+    small.status(&work);
+    let repo = small.open(&work);
+    let mut round = 0;
+    small_turn(&work, round);
+    small.snapshot(&repo);
+    small.status(&work);
+    let (snapshot_time, status_time) = time_pair(
+        21,
+        || {
+            round += 1;
+            small_turn(&work, round);
+        },
+        || drop(small.snapshot(&repo)),
+        || small.status(&work),
+    );
+    println!(
+        "ratio snapshot_vs_status_small: {:.2} (snapshot {} / git status {}; 2,000 files, 8 changes; target <= 1.0)",
+        snapshot_time.as_secs_f64() / status_time.as_secs_f64(),
+        millis_fine(snapshot_time),
+        millis_fine(status_time),
+    );
+}
+
+/// The first snapshot of a fresh clone against the first `git status` of another, each on a
+/// clone of its own made just before (so every index entry is racily clean), and the second
+/// snapshot of the same clone.
+fn fresh_clone_ratios() {
+    let small = small();
+    let mut first_snapshots = Vec::new();
+    let mut second_snapshots = Vec::new();
+    let mut first_statuses = Vec::new();
+    for round in 0..7 {
+        let for_snapshot = small.clone_into(&format!("snap{round}"));
+        let for_status = small.clone_into(&format!("stat{round}"));
+        small_turn(&for_snapshot, round);
+        small_turn(&for_status, round);
+        let repo = small.open(&for_snapshot);
+        let start = Instant::now();
+        small.status(&for_status);
+        first_statuses.push(start.elapsed());
+        let start = Instant::now();
+        small.snapshot(&repo);
+        first_snapshots.push(start.elapsed());
+        small_turn(&for_snapshot, round + 100);
+        let start = Instant::now();
+        small.snapshot(&repo);
+        second_snapshots.push(start.elapsed());
+    }
+    let (first, status, second) = (
+        median(first_snapshots),
+        median(first_statuses),
+        median(second_snapshots),
+    );
+    println!(
+        "ratio first_snapshot_vs_first_status_fresh_clone: {:.2} (first snapshot {} / first git status {}; target <= 1.5)",
+        first.as_secs_f64() / status.as_secs_f64(),
+        millis_fine(first),
+        millis_fine(status),
+    );
+    println!(
+        "ratio second_snapshot_vs_first_status_fresh_clone: {:.2} (second snapshot {} / first git status {})",
+        second.as_secs_f64() / status.as_secs_f64(),
+        millis_fine(second),
+        millis_fine(status),
+    );
+}
+
+fn millis_fine(duration: Duration) -> String {
+    format!("{:.1}ms", duration.as_secs_f64() * 1000.0)
 }

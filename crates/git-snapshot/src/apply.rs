@@ -201,12 +201,6 @@ async fn restore(
             return Ok(Outcome::Conflict(ConflictReason::Blocked));
         }
     }
-    let file_name = step
-        .path
-        .file_name()
-        .unwrap_or_default()
-        .to_string_lossy()
-        .into_owned();
     let temporary = match entry.mode {
         FileMode::Symlink => {
             let Some(target) = plan.symlink_targets.get(&entry.oid) else {
@@ -214,7 +208,7 @@ async fn restore(
                     commit: plan.before.clone(),
                 });
             };
-            match create_temporary(&parent, &file_name, |path| create_symlink(target, path)) {
+            match create_temporary(&parent, |path| create_symlink(target, path)) {
                 Ok(path) => path,
                 Err(error) if error.kind() == std::io::ErrorKind::Unsupported => {
                     return Ok(Outcome::Conflict(ConflictReason::Unsupported));
@@ -225,8 +219,13 @@ async fn restore(
         FileMode::Regular | FileMode::Executable => {
             let executable = entry.mode == FileMode::Executable;
             let mut file = None;
-            let path = create_temporary(&parent, &file_name, |path| {
-                file = Some(create_restored_file(path, executable, replaced.as_ref())?);
+            let path = create_temporary(&parent, |path| {
+                file = Some(create_restored_file(
+                    path,
+                    executable,
+                    replaced.as_ref(),
+                    step.permissions,
+                )?);
                 Ok(())
             })
             .map_err(|error| Error::io(&parent, error))?;
@@ -237,7 +236,7 @@ async fn restore(
                     std::io::Error::other("temporary file not created"),
                 ));
             };
-            match write_blob(repo, &step.path, entry, file, &path, cancel).await {
+            match write_blob(repo, step, entry, file, &path, cancel).await {
                 Ok(()) => {}
                 Err(Error::Cancelled) => return Ok(Outcome::Cancelled),
                 Err(error) => return Err(error),
@@ -323,23 +322,21 @@ fn prepare_parent(work_tree: &Path, path: &Path) -> Result<Option<PathBuf>, Erro
 
 static TEMPORARY_COUNTER: AtomicU64 = AtomicU64::new(0);
 
-/// Creates something at a fresh hidden name beside the target, retrying on a name clash.
+/// Creates something at a fresh hidden name in `dir`, retrying on a name clash.
+///
+/// The name is short and owes nothing to the target's, which may already be as long as a
+/// name can be.
 fn create_temporary(
     dir: &Path,
-    file_name: &str,
     mut create: impl FnMut(&Path) -> std::io::Result<()>,
 ) -> std::io::Result<PathBuf> {
-    let short: String = file_name.chars().take(64).collect();
     let mut last_error = None;
     for _ in 0..16 {
         let unique = TEMPORARY_COUNTER.fetch_add(1, Ordering::Relaxed);
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |since| since.subsec_nanos());
-        let name = format!(
-            ".{short}.turnkit-undo-{}-{unique}-{nanos}",
-            std::process::id()
-        );
+        let name = format!(".turnkit-{:x}-{unique:x}-{nanos:x}", std::process::id());
         let path = dir.join(name);
         match create(&path) {
             Ok(()) => return Ok(path),
@@ -370,22 +367,24 @@ impl Drop for RemoveOnDrop {
 }
 
 /// Writes a blob into `file` as checkout would: through the user's smudge filters and
-/// end-of-line conversion for `path`.
+/// end-of-line conversion for the step's path, unless the snapshot stored it byte for byte.
 async fn write_blob(
     repo: &Repository,
-    path: &Path,
+    step: &UndoStep,
     entry: &TreeEntry,
     mut file: std::fs::File,
     temporary: &Path,
     cancel: &CancellationToken,
 ) -> Result<(), Error> {
-    let mut path_arg = std::ffi::OsString::from("--path=");
-    path_arg.push(path.as_os_str());
-    let command = repo
-        .git_reading_snapshots()?
-        .args(["cat-file", "--filters"])
-        .arg(path_arg)
-        .arg(entry.oid.as_str());
+    let mut command = repo.git_reading_snapshots()?.arg("cat-file");
+    if step.unfiltered {
+        command = command.arg("blob");
+    } else {
+        let mut path_arg = std::ffi::OsString::from("--path=");
+        path_arg.push(step.path.as_os_str());
+        command = command.arg("--filters").arg(path_arg);
+    }
+    let command = command.arg(entry.oid.as_str());
     let mut child = command.spawn()?;
     drop(child.stdin.take());
     let mut stdout = child

@@ -68,6 +68,9 @@ pub async fn diff(
     ensure_present(repo, &[&before.commit, &after.commit], cancel).await?;
     let mut command = repo
         .git_reading_snapshots()?
+        // `diff-tree` loads the index, for attributes raw output never uses; the user's may be
+        // split, and reading a split index touches its shared file.
+        .env("GIT_INDEX_FILE", repo.no_index())
         .args(["diff-tree", "-r", "-z", "--no-renames", "--raw"])
         .args([before.commit.as_str(), after.commit.as_str()]);
     if !scope.as_os_str().is_empty() {

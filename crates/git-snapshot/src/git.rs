@@ -59,10 +59,9 @@ impl Git {
     }
 }
 
-/// What a finished git child left: its exit code and what it printed.
+/// What a finished git child printed.
 #[derive(Debug)]
 pub(crate) struct GitOutput {
-    pub(crate) code: i32,
     pub(crate) stdout: Vec<u8>,
 }
 
@@ -274,7 +273,6 @@ impl Started {
             return Err(command.failure(output.status, &output.stderr));
         }
         Ok(GitOutput {
-            code,
             stdout: output.stdout,
         })
     }
@@ -290,4 +288,34 @@ pub(crate) fn split_nul(data: &[u8]) -> impl Iterator<Item = &[u8]> {
 pub(crate) fn split_lines(data: &[u8]) -> impl Iterator<Item = &[u8]> {
     data.split(|byte| *byte == b'\n')
         .filter(|line| !line.is_empty())
+}
+
+/// The records of `cat-file --batch` output, in order: each header line
+/// (`<oid> <type> <size>`, or `<name> missing`) with the content, `None` for a missing object.
+pub(crate) fn batch_records(mut rest: &[u8]) -> Vec<(&[u8], Option<&[u8]>)> {
+    let mut records = Vec::new();
+    while !rest.is_empty() {
+        let header_end = rest
+            .iter()
+            .position(|byte| *byte == b'\n')
+            .unwrap_or(rest.len());
+        let header = &rest[..header_end];
+        rest = rest.get(header_end + 1..).unwrap_or_default();
+        let size = header
+            .rsplit(|byte| *byte == b' ')
+            .next()
+            .and_then(|size| std::str::from_utf8(size).ok())
+            .and_then(|size| size.parse::<usize>().ok());
+        match size {
+            Some(size) if !header.ends_with(b" missing") => {
+                let Some(content) = rest.get(..size) else {
+                    break;
+                };
+                records.push((header, Some(content)));
+                rest = rest.get(size + 1..).unwrap_or_default();
+            }
+            _ => records.push((header, None)),
+        }
+    }
+    records
 }

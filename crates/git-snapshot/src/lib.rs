@@ -13,7 +13,8 @@
 //! - [`snapshot`] takes a snapshot within [`SnapshotOptions`]' limits, leaving out large
 //!   untracked files, crowded untracked directories and dependency folders, listed in
 //!   [`Snapshot::skipped`].
-//! - [`diff`] lists the [`Change`]s between two snapshots.
+//! - [`diff`] lists the [`Change`]s between two snapshots; [`Snapshot::list_files`] and
+//!   [`Snapshot::read_file`] read one back ("give me the old version of this file").
 //! - [`plan_undo`] works out, touching nothing, how to bring every path a turn changed back to
 //!   its earlier state, and which paths were changed by hand since ([`Conflict`]s).
 //! - [`apply_undo`] carries out an [`UndoPlan`] on the working tree only, one atomic rename per
@@ -78,18 +79,33 @@
 //! # How undo compares files
 //!
 //! A file counts as unchanged when `git hash-object` (which applies the same clean filters and
-//! end-of-line conversion as `git add`) gives the blob the snapshot recorded and its
-//! executable bit matches; a symlink when its target's bytes equal the recorded blob. Files
-//! are restored through `git cat-file --filters`, so they get the user's smudge filters and
-//! line endings just as a checkout would.
+//! end-of-line conversion as `git add`) gives the blob the snapshot recorded, or, for a file
+//! holding a CR, its exact bytes do, and its executable bit matches; a symlink when its
+//! target's bytes equal the recorded blob. Files are restored through
+//! `git cat-file --filters`, so they get the user's smudge filters and line endings just as a
+//! checkout would, except those listed in [`Snapshot::unfiltered`] (which the conversion would
+//! not give back as they were), which are written byte for byte, and with the permission
+//! bits in [`Snapshot::modes`] when the snapshot recorded some.
+//!
+//! # The user's index
+//!
+//! A snapshot never reads or writes the user's index in place when it is split, and never
+//! writes a split index of its own, so no file of the git directory outside `turnkit/` is
+//! written or touched, whatever `core.splitIndex`, `index.skipHash`, `feature.manyFiles`,
+//! `core.untrackedCache` or `core.fsmonitor` say. It starts from turnkit's own refreshed copy
+//! of the index (under `turnkit/index/`), which it makes again whenever the user's index file
+//! changes.
 
 mod apply;
 mod diff;
 mod error;
+mod exact;
 mod git;
+mod index;
 mod object;
 mod observe;
 mod platform;
+mod read;
 mod repository;
 mod scan;
 mod snapshot;

@@ -12,7 +12,7 @@ use std::path::{Component, Path, PathBuf};
 
 use tokio_util::sync::CancellationToken;
 
-use crate::git::split_lines;
+use crate::git::{batch_records, split_lines};
 use crate::object::{FileMode, TreeEntry};
 use crate::platform::{Fingerprint, is_executable, path_to_git};
 use crate::{Error, ObjectId, Repository};
@@ -28,6 +28,9 @@ pub(crate) enum Observed {
     File {
         executable: bool,
         oid: ObjectId,
+        /// For a file holding a CR, the blob of its exact bytes: git keeps a file's CRLF as it
+        /// is when the index blob has CRLF, which `hash-object` cannot see.
+        raw_oid: Option<ObjectId>,
         fingerprint: Fingerprint,
     },
     /// A symlink and its target.
@@ -50,7 +53,10 @@ impl Observed {
             (Self::Absent | Self::Directory, None) => true,
             (
                 Self::File {
-                    executable, oid, ..
+                    executable,
+                    oid,
+                    raw_oid,
+                    ..
                 },
                 Some(entry),
             ) => {
@@ -59,7 +65,7 @@ impl Observed {
                     FileMode::Executable => *executable,
                     FileMode::Symlink | FileMode::Submodule => false,
                 };
-                mode_matches && *oid == entry.oid
+                mode_matches && (*oid == entry.oid || raw_oid.as_ref() == Some(&entry.oid))
             }
             (Self::Symlink { target, .. }, Some(entry)) => {
                 entry.mode == FileMode::Symlink
@@ -157,7 +163,23 @@ pub(crate) async fn observe(
         return Ok(observed);
     }
 
-    let hashes = hash_files(repo, paths, &to_hash, cancel).await?;
+    let with_cr: Vec<(usize, bool, Fingerprint)> = to_hash
+        .iter()
+        .filter(|(position, ..)| {
+            std::fs::read(repo.work_tree.join(&paths[*position]))
+                .is_ok_and(|content| content.contains(&b'\r'))
+        })
+        .cloned()
+        .collect();
+    let (hashes, raw_hashes) = tokio::try_join!(
+        hash_files(repo, paths, &to_hash, &[], cancel),
+        hash_files(repo, paths, &with_cr, &["--no-filters"], cancel),
+    )?;
+    let raw: HashMap<usize, ObjectId> = with_cr
+        .iter()
+        .zip(raw_hashes)
+        .filter_map(|((position, ..), oid)| Some((*position, oid?)))
+        .collect();
     for ((position, executable, fingerprint), oid) in to_hash.into_iter().zip(hashes) {
         // A file that changed while git read it is in no state anyone can rely on.
         let still = std::fs::symlink_metadata(repo.work_tree.join(&paths[position]))
@@ -166,6 +188,7 @@ pub(crate) async fn observe(
             Some(oid) if still => Observed::File {
                 executable,
                 oid,
+                raw_oid: raw.get(&position).cloned(),
                 fingerprint,
             },
             _ => Observed::Other,
@@ -178,6 +201,7 @@ async fn hash_files(
     repo: &Repository,
     paths: &[PathBuf],
     to_hash: &[(usize, bool, Fingerprint)],
+    flags: &[&str],
     cancel: &CancellationToken,
 ) -> Result<Vec<Option<ObjectId>>, Error> {
     let mut hashes = vec![None; to_hash.len()];
@@ -189,7 +213,9 @@ async fn hash_files(
             // `--stdin-paths` reads lines, so a name with a newline goes on its own.
             let output = repo
                 .git()
-                .args(["-c", "core.safecrlf=false", "hash-object", "--"])
+                .args(["-c", "core.safecrlf=false", "hash-object"])
+                .args(flags)
+                .arg("--")
                 .arg(&paths[*position])
                 .run(cancel)
                 .await?;
@@ -206,6 +232,7 @@ async fn hash_files(
         let output = repo
             .git()
             .args(["-c", "core.safecrlf=false", "hash-object", "--stdin-paths"])
+            .args(flags)
             .stdin(batch)
             .run(cancel)
             .await?;
@@ -240,31 +267,14 @@ pub(crate) async fn read_blobs(
         .args(["cat-file", "--batch"])
         .stdin(question);
     let output = command.run(cancel).await?;
-    let mut rest = output.stdout.as_slice();
-    while !rest.is_empty() {
-        let header_end = rest
-            .iter()
-            .position(|byte| *byte == b'\n')
-            .unwrap_or(rest.len());
-        let header = &rest[..header_end];
-        rest = rest.get(header_end + 1..).unwrap_or_default();
-        let fields: Vec<&[u8]> = header.split(|byte| *byte == b' ').collect();
-        let [oid, _kind, size] = fields.as_slice() else {
-            continue;
-        };
-        let Some(size) = std::str::from_utf8(size)
-            .ok()
-            .and_then(|s| s.parse::<usize>().ok())
-        else {
-            continue;
-        };
-        let Some(content) = rest.get(..size) else {
-            break;
-        };
-        if let Some(oid) = ObjectId::from_hex_bytes(oid) {
+    for (header, content) in batch_records(&output.stdout) {
+        let oid = header
+            .split(|byte| *byte == b' ')
+            .next()
+            .unwrap_or_default();
+        if let (Some(oid), Some(content)) = (ObjectId::from_hex_bytes(oid), content) {
             blobs.insert(oid, content.to_vec());
         }
-        rest = rest.get(size + 1..).unwrap_or_default();
     }
     Ok(blobs)
 }

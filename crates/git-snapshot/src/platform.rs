@@ -48,6 +48,26 @@ pub(crate) fn is_executable(_metadata: &Metadata) -> bool {
     false
 }
 
+/// The permission bits of a regular file when they are not what git restores by itself
+/// (`0644`, or `0755` for an executable): a private key's `0600`, a script's `0750`.
+#[cfg(unix)]
+pub(crate) fn private_mode(metadata: &Metadata) -> Option<u32> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = metadata.permissions().mode() & 0o777;
+    (metadata.is_file() && mode != 0o644 && mode != 0o755).then_some(mode)
+}
+
+/// The permission bits git does not record; none are kept here.
+#[cfg(not(unix))]
+pub(crate) fn private_mode(_metadata: &Metadata) -> Option<u32> {
+    None
+}
+
+/// Whether a directory entry is neither a file, a directory nor a symlink.
+pub(crate) fn is_special(kind: std::fs::FileType) -> bool {
+    !kind.is_file() && !kind.is_dir() && !kind.is_symlink()
+}
+
 /// Everything about a file that changes when someone writes, replaces or chmods it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Fingerprint {
@@ -59,6 +79,21 @@ pub(crate) struct Fingerprint {
 }
 
 impl Fingerprint {
+    /// The fingerprint as a short text fit for a file name.
+    pub(crate) fn token(&self) -> String {
+        format!(
+            "{:x}-{:x}.{:x}-{:x}.{:x}-{:x}.{:x}-{:x}",
+            self.len,
+            self.modified.0,
+            self.modified.1,
+            self.changed.0,
+            self.changed.1,
+            self.inode.0,
+            self.inode.1,
+            self.mode
+        )
+    }
+
     #[cfg(unix)]
     pub(crate) fn of(metadata: &Metadata) -> Self {
         use std::os::unix::fs::MetadataExt;
@@ -90,21 +125,30 @@ impl Fingerprint {
     }
 }
 
-/// Creates a new file for restored content: executable or not, the umask applied, or the
-/// permission bits of the file it replaces kept with only the executable bits changed.
+/// Creates a new file for restored content: with the permission bits a snapshot recorded when
+/// there are some, else executable or not with the umask applied, or the permission bits of
+/// the file it replaces kept with only the executable bits changed.
 #[cfg(unix)]
 pub(crate) fn create_restored_file(
     path: &Path,
     executable: bool,
     replaced: Option<&Metadata>,
+    recorded: Option<u32>,
 ) -> io::Result<File> {
     use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    // Created private, so the content is never readable by more than it was for a moment.
     let file = OpenOptions::new()
         .write(true)
         .create_new(true)
-        .mode(if executable { 0o777 } else { 0o666 })
+        .mode(match recorded {
+            Some(_) => 0o600,
+            None if executable => 0o777,
+            None => 0o666,
+        })
         .open(path)?;
-    if let Some(old) = replaced.filter(|old| old.is_file()) {
+    if let Some(mode) = recorded {
+        file.set_permissions(std::fs::Permissions::from_mode(mode & 0o777))?;
+    } else if let Some(old) = replaced.filter(|old| old.is_file()) {
         let old_mode = old.permissions().mode() & 0o7777;
         // Like git: executable means x wherever r is set.
         let mode = if executable {
@@ -123,6 +167,7 @@ pub(crate) fn create_restored_file(
     path: &Path,
     _executable: bool,
     _replaced: Option<&Metadata>,
+    _recorded: Option<u32>,
 ) -> io::Result<File> {
     OpenOptions::new().write(true).create_new(true).open(path)
 }

@@ -5,11 +5,11 @@ use std::path::{Path, PathBuf};
 
 use tokio_util::sync::CancellationToken;
 
+use crate::Error;
 use crate::git::{Git, GitCommand, split_lines};
 use crate::object::ObjectFormat;
 use crate::platform::path_from_git;
 use crate::store::Store;
-use crate::{Error, ObjectId};
 
 /// How to run git: which program, and extra environment for every git child.
 #[derive(Clone, Debug)]
@@ -190,6 +190,11 @@ impl Repository {
         Store::new(self.common_dir.join("turnkit"))
     }
 
+    /// An index file that never exists, for git commands that load an index they do not need.
+    pub(crate) fn no_index(&self) -> PathBuf {
+        self.common_dir.join("turnkit").join("no-index")
+    }
+
     /// A git command run at the top of the working tree.
     pub(crate) fn git(&self) -> GitCommand {
         self.git.command(&self.work_tree)
@@ -203,26 +208,6 @@ impl Repository {
             command = command.env("GIT_ALTERNATE_OBJECT_DIRECTORIES", alternates);
         }
         Ok(command)
-    }
-
-    /// The commit HEAD points at, or `None` on an unborn branch.
-    pub(crate) async fn head(&self, cancel: &CancellationToken) -> Result<Option<ObjectId>, Error> {
-        let command = self
-            .git()
-            .args(["rev-parse", "--verify", "--quiet", "HEAD^{commit}"]);
-        let command = command.allow_code(1);
-        let described = command.describe();
-        let output = command.run(cancel).await?;
-        if output.code != 0 {
-            return Ok(None);
-        }
-        let line = split_lines(&output.stdout).next().unwrap_or_default();
-        ObjectId::from_hex_bytes(line)
-            .map(Some)
-            .ok_or_else(|| Error::UnexpectedOutput {
-                command: described,
-                detail: "HEAD is not an object id".to_owned(),
-            })
     }
 }
 

@@ -1,8 +1,8 @@
 //! Taking a ghost snapshot: a commit of the working tree that no ref, index or stash sees.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use serde::{Deserialize, Serialize};
@@ -10,10 +10,11 @@ use tokio_util::sync::CancellationToken;
 
 use crate::git::{GitCommand, Started, split_lines, split_nul};
 use crate::object::FileMode;
-use crate::platform::{Fingerprint, path_from_git};
+use crate::platform::path_from_git;
 use crate::scan::{Scan, scan};
 use crate::store::{Store, alternates, generation_name};
 use crate::{Error, ObjectId, Repository};
+use crate::{exact, index};
 
 /// The folders left out of snapshots by default when they are untracked: dependencies, build
 /// output and caches, which are large, regenerated and rarely what a turn means to change.
@@ -49,8 +50,8 @@ pub struct SnapshotOptions {
     pub max_untracked_file_size: u64,
     /// A wholly untracked directory with more files than this is left out. Default: 10,000.
     pub max_untracked_dir_files: usize,
-    /// Untracked folders with one of these names are left out, at any depth.
-    /// Default: [`DEFAULT_EXCLUDED_DIRS`].
+    /// Wholly untracked folders with one of these names are left out, at any depth; a folder
+    /// that holds a tracked file is always read. Default: [`DEFAULT_EXCLUDED_DIRS`].
     pub excluded_dirs: Vec<String>,
     /// Past this, the snapshot is abandoned with [`Error::BudgetExceeded`]. Default: 30 s.
     pub time_budget: Duration,
@@ -94,6 +95,17 @@ pub struct Snapshot {
     /// What was left out and why. Undo leaves these paths alone, so keep this list with the
     /// commit when a snapshot is stored.
     pub skipped: Vec<Skipped>,
+    /// The permission bits git does not record (anything but `0644` and `0755`) of the
+    /// untracked and changed files the snapshot read, so undo restores a private file as
+    /// private.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub modes: BTreeMap<PathBuf, u32>,
+    /// Files stored byte for byte, without the end-of-line conversion and clean filters git
+    /// would apply, because checking the converted blob out would not give them back as they
+    /// were (a CRLF file under `text=auto` whose index blob has none); undo writes them back
+    /// byte for byte too.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unfiltered: Vec<PathBuf>,
     /// How many paths had to be read from the working tree (changed or untracked).
     pub paths_read: usize,
     /// How long taking the snapshot took.
@@ -143,7 +155,8 @@ pub enum SkipReason {
     DependencyFolder,
     /// An untracked directory that is a git repository of its own.
     NestedRepository,
-    /// Neither a regular file nor a symlink (a socket, a FIFO, a device).
+    /// Neither a regular file nor a symlink (a socket, a FIFO, a device), found in a folder
+    /// the snapshot read: the session's directory, or one holding a changed or untracked file.
     SpecialFile,
     /// An untracked file that cannot be read.
     Unreadable,
@@ -151,11 +164,12 @@ pub enum SkipReason {
 
 /// Takes a snapshot of the working tree below the repository's scope.
 ///
-/// Builds the tree in a temporary index (a copy of the user's, so git's stat cache spares
-/// rehashing unchanged files), refreshes only the paths `git diff-files` reports as changed and
-/// those `git ls-files --others` reports as untracked, and writes the tree and a commit with a
-/// fixed identity into turnkit's object store. HEAD, refs, the user's index, stash and config
-/// are never changed and no lock of the user's repository is taken. See the crate documentation for where objects live.
+/// Builds the tree in a temporary index (turnkit's refreshed copy of the user's, so git's stat
+/// cache spares rehashing unchanged files), refreshes only the paths `git status` reports as
+/// changed or untracked, and writes the tree and a commit with a fixed identity into
+/// turnkit's object store. HEAD, refs, the user's index, stash and config are never changed,
+/// no file of the git directory outside turnkit's store is written or touched, and no lock of
+/// the user's repository is taken. See the crate documentation for where objects live.
 ///
 /// Fails with [`Error::RefusedDirectory`] for a home directory or filesystem root, and with
 /// [`Error::BudgetExceeded`] past [`SnapshotOptions::time_budget`]; either way nothing is
@@ -194,13 +208,15 @@ pub async fn snapshot(
     // Once every object is written, moving them is quick and local: finishing it beats leaving
     // a snapshot half-moved because the budget ran out.
     store.migrate(quarantine.path(), &generation)?;
-    drop(quarantine);
+    quarantine.set_aside();
     Ok(Snapshot {
         commit: built.commit,
         tree: built.tree,
         head: built.head,
         scope: repo.scope.clone(),
         skipped: built.skipped,
+        modes: built.modes,
+        unfiltered: built.unfiltered,
         paths_read: built.paths_read,
         elapsed: started.elapsed(),
     })
@@ -211,19 +227,14 @@ struct Built {
     tree: ObjectId,
     head: Option<ObjectId>,
     skipped: Vec<Skipped>,
+    modes: BTreeMap<PathBuf, u32>,
+    unfiltered: Vec<PathBuf>,
     paths_read: usize,
 }
 
 /// The identity and date of every snapshot commit: fixed, so the same tree on the same HEAD
 /// always gives the same commit, whatever the user's configuration says.
-const IDENTITY: &[(&str, &str)] = &[
-    ("GIT_AUTHOR_NAME", "turnkit"),
-    ("GIT_AUTHOR_EMAIL", "snapshot@turnkit.invalid"),
-    ("GIT_AUTHOR_DATE", "1700000000 +0000"),
-    ("GIT_COMMITTER_NAME", "turnkit"),
-    ("GIT_COMMITTER_EMAIL", "snapshot@turnkit.invalid"),
-    ("GIT_COMMITTER_DATE", "1700000000 +0000"),
-];
+const IDENTITY: &str = "turnkit <snapshot@turnkit.invalid> 1700000000 +0000";
 
 async fn build(
     repo: &Repository,
@@ -233,12 +244,10 @@ async fn build(
     quarantine: &Path,
     cancel: &CancellationToken,
 ) -> Result<Built, Error> {
-    let workspace = Arc::new(
-        tempfile::Builder::new()
-            .prefix("turnkit-snapshot-")
-            .tempdir()
-            .map_err(|error| Error::io(std::env::temp_dir(), error))?,
-    );
+    let workspace = tempfile::Builder::new()
+        .prefix("turnkit-snapshot-")
+        .tempdir()
+        .map_err(|error| Error::io(std::env::temp_dir(), error))?;
     let temp_index = workspace.path().join("index");
 
     let generation_dir = store.generation_dir(generation);
@@ -247,33 +256,36 @@ async fn build(
     } else {
         Vec::new()
     };
-    let Envs {
-        index: index_env,
-        write: write_env,
-        full: full_env,
-    } = envs(repo, &temp_index, quarantine, &generation_alternate);
+    let envs = envs(repo, workspace.path(), quarantine, &generation_alternate);
+    let (write_env, full_env) = (&envs.write, &envs.full);
 
+    // Started now, so that its start-up overlaps the scan; it writes the commit object once
+    // the tree is known.
+    let commit_writer = commit_command(repo, write_env).start()?;
     let flags = ["--add", "--remove", "--replace"];
     let Scanned {
         head,
         scan,
         unmerged,
         early,
-    } = scan_beside_copy(
-        repo, options, &workspace, &index_env, &write_env, &flags, cancel,
-    )
-    .await?;
+    } = scan_and_stage(repo, options, workspace.path(), &envs, &flags, cancel).await?;
     let mut update = scan.update;
     update.extend(unmerged);
     let paths_read = update.len() + scan.force_remove.len();
 
-    // Every object the new tree names and HEAD does not reach must end up in turnkit's store.
-    // Only with no HEAD and an empty index is that known without looking: then git wrote every
-    // one of them into the quarantine. Otherwise `diff-tree` against HEAD (which reads only the
-    // trees that differ) finds them and copies what the repository alone holds. A sparse index,
-    // which must read trees from the repository to expand, needs the same.
-    let check_needed = head.is_some() || index_has_entries(&temp_index);
-    let mut env = &write_env;
+    // git keeps the CRLF of a file whose index blob has CRLF, which it must be able to read:
+    // the repository's objects are hidden from the writing git, so such blobs are copied in.
+    let with_cr = exact::files_with_cr(&repo.work_tree, &update);
+    let crlf_blobs: Vec<ObjectId> = (scan.index_blobs.iter())
+        .filter(|(path, _)| with_cr.contains(path))
+        .map(|(_, oid)| oid.clone())
+        .collect();
+    if !crlf_blobs.is_empty() {
+        copy_missing(repo, crlf_blobs, quarantine, &generation_alternate, cancel).await?;
+    }
+
+    let mut env = write_env;
+    let mut fell_back = false;
     let first = async {
         early.finish(nul_terminated(&update), cancel).await?;
         update_index(repo, env, &scan.force_remove, &["--force-remove"], cancel).await
@@ -282,51 +294,57 @@ async fn build(
         if error.is_cancelled() {
             return Err(error);
         }
-        env = &full_env;
-        copy_index(&repo.index_file, &temp_index)?;
+        // A sparse index must read trees from the repository to expand.
+        env = full_env;
+        fell_back = true;
+        index::prepare(repo, workspace.path(), &temp_index, cancel).await?;
         update_index(repo, env, &update, &flags, cancel).await?;
         update_index(repo, env, &scan.force_remove, &["--force-remove"], cancel).await?;
     }
 
-    // Every entry of the index names an object that exists (in turnkit's store or the
-    // repository's); skipping the check spares a lookup per entry of every rebuilt tree.
-    let command =
-        repo.git()
-            .envs(env)
-            .args(["-c", "index.skipHash=true", "write-tree", "--missing-ok"]);
-    let output = command.run(cancel).await?;
-    let line = split_lines(&output.stdout).next().unwrap_or_default();
-    let tree = ObjectId::from_hex_bytes(line)
-        .ok_or_else(|| command_unexpected("git write-tree", "not an object id"))?;
-
-    let base = head
-        .clone()
-        .unwrap_or_else(|| repo.object_format.empty_tree());
-    let keep = async {
-        if check_needed {
-            keep_unreachable_objects(
-                repo,
-                &base,
-                &tree,
-                quarantine,
-                &generation_alternate,
-                &workspace.path().join("no-index"),
-                cancel,
-            )
-            .await
-        } else {
-            Ok(())
-        }
+    let unfiltered = if with_cr.is_empty() {
+        Vec::new()
+    } else {
+        exact::keep_unconverted(repo, full_env, env, &with_cr, cancel).await?
     };
-    let ((), commit) = tokio::try_join!(
-        keep,
-        commit_tree(repo, &full_env, &tree, head.as_ref(), cancel)
-    )?;
+    let tree = write_tree(repo, env, cancel).await?;
+
+    // Every object the new tree names and HEAD does not reach must end up in turnkit's store.
+    let kept = Kept {
+        head: head.as_ref(),
+        tree: &tree,
+        quarantine,
+        generation: &generation_alternate,
+        workspace: workspace.path(),
+    };
+    let replaced: BTreeSet<&[u8]> = update
+        .iter()
+        .chain(&scan.force_remove)
+        .map(Vec::as_slice)
+        .collect();
+    let wanted: Vec<ObjectId> = (scan.staged.iter())
+        .filter(|(path, _)| !replaced.contains(path.as_slice()))
+        .map(|(_, oid)| oid.clone())
+        .collect();
+    // The scan saw only the scope; beyond it, `diff-tree` finds what HEAD does not reach.
+    let whole_scan = !fell_back && repo.scope.as_os_str().is_empty();
+    let keep = kept.keep(repo, whole_scan.then_some(wanted), cancel);
+    let commit = async {
+        let output = commit_writer
+            .finish(commit_text(repo, &tree, head.as_ref()), cancel)
+            .await?;
+        let line = split_lines(&output.stdout).next().unwrap_or_default();
+        ObjectId::from_hex_bytes(line)
+            .ok_or_else(|| command_unexpected("git hash-object -t commit", "not an object id"))
+    };
+    let ((), commit) = tokio::try_join!(keep, commit)?;
     Ok(Built {
         commit,
         tree,
         head,
         skipped: scan.skipped,
+        modes: scan.modes,
+        unfiltered,
         paths_read,
     })
 }
@@ -339,76 +357,112 @@ struct Scanned {
     early: Started,
 }
 
-/// Copies the user's index into the workspace while the scan reads the user's index itself,
-/// and starts the `update-index` that will take the scan's paths.
-///
-/// The scan and the copy saw the same index when its fingerprint is the same before the copy
-/// and after the scan: git replaces an index by renaming a new file over it, never in place.
-/// Otherwise the scan runs again on the copy.
-async fn scan_beside_copy(
+/// Prepares the temporary index, then scans the working tree against it, and starts the
+/// `update-index` that will take the scan's paths.
+async fn scan_and_stage(
     repo: &Repository,
     options: &SnapshotOptions,
-    workspace: &Arc<tempfile::TempDir>,
-    index_env: &[(OsString, OsString)],
-    write_env: &[(OsString, OsString)],
+    workspace: &Path,
+    envs: &Envs,
     flags: &[&str],
     cancel: &CancellationToken,
 ) -> Result<Scanned, Error> {
-    let temp_index = workspace.path().join("index");
-    let before = fingerprint(&repo.index_file);
-    let copying = {
-        let (from, to) = (repo.index_file.clone(), temp_index.clone());
-        // Keeps the workspace until the copy ends, even if this future is dropped first.
-        let workspace = Arc::clone(workspace);
-        tokio::task::spawn_blocking(move || {
-            let result = copy_index(&from, &to);
-            drop(workspace);
-            result
-        })
-    };
-    // Started once the copy is made, so that it reads the temporary index while the scan runs
-    // and only hashes and writes once the paths are known. Dropped on an early return, it is
-    // killed before it writes anything.
-    let early = async {
-        copying
-            .await
-            .map_err(|error| Error::io(&temp_index, std::io::Error::other(error)))??;
-        update_index_command(repo, write_env, flags).start()
-    };
-    let user_env = [(
-        OsString::from("GIT_INDEX_FILE"),
-        repo.index_file.as_os_str().to_owned(),
-    )];
-    let (head, scanned, unmerged, early) = tokio::join!(
-        repo.head(cancel),
-        scan(repo, options, &user_env, cancel),
-        unmerged_outside_scope(repo, &user_env, cancel),
-        early,
-    );
-    let (head, mut scanned, mut unmerged, early) = (head?, scanned?, unmerged?, early?);
-    if fingerprint(&repo.index_file) != before {
-        (scanned, unmerged) = tokio::try_join!(
+    let (index_env, write_env) = (envs.index.as_slice(), envs.write.as_slice());
+    let scanning = async {
+        let scan_index = workspace.join("scan-index");
+        let prepared = index::prepare(repo, workspace, &scan_index, cancel).await?;
+        if scan_index.exists() {
+            index::copy_keeping_time(&scan_index, &workspace.join("index"))?;
+        }
+        // Started once the index is there, so that it reads it while the scan runs and only
+        // hashes and writes once the paths are known. Dropped on an early return, it is killed
+        // before it writes anything.
+        let early = update_index_command(repo, write_env, flags).start()?;
+        let (scanned, unmerged) = tokio::try_join!(
             scan(repo, options, index_env, cancel),
             unmerged_outside_scope(repo, index_env, cancel),
         )?;
-    }
+        prepared.keep(repo, &scan_index);
+        Ok::<_, Error>((early, scanned, unmerged))
+    };
+    let (early, scan, unmerged) = scanning.await?;
     Ok(Scanned {
-        head,
-        scan: scanned,
+        head: scan.head.clone(),
+        scan,
         unmerged,
         early,
     })
 }
 
-fn fingerprint(path: &Path) -> Option<Fingerprint> {
-    std::fs::metadata(path)
-        .ok()
-        .map(|metadata| Fingerprint::of(&metadata))
+/// What a finished tree needs kept in turnkit's store.
+struct Kept<'a> {
+    head: Option<&'a ObjectId>,
+    tree: &'a ObjectId,
+    quarantine: &'a Path,
+    generation: &'a [PathBuf],
+    workspace: &'a Path,
+}
+
+impl Kept<'_> {
+    /// Copies into the quarantine every object the tree names that HEAD does not reach and
+    /// that git did not write there: `staged` when the scan found them, otherwise whatever
+    /// `diff-tree` against HEAD finds.
+    ///
+    /// Trees and the blobs just hashed were written into the quarantine; what else the index
+    /// holds beyond HEAD (staged content, a merge in progress) is what the scan's `status`
+    /// listed, less what the snapshot's own paths replaced.
+    async fn keep(
+        &self,
+        repo: &Repository,
+        staged: Option<Vec<ObjectId>>,
+        cancel: &CancellationToken,
+    ) -> Result<(), Error> {
+        let wanted = if let Some(staged) = staged {
+            staged
+        } else {
+            let base = self
+                .head
+                .cloned()
+                .unwrap_or_else(|| repo.object_format.empty_tree());
+            let no_index = self.workspace.join("no-index");
+            new_objects(
+                repo,
+                &base,
+                self.tree,
+                self.quarantine,
+                self.generation,
+                &no_index,
+                cancel,
+            )
+            .await?
+        };
+        copy_missing(repo, wanted, self.quarantine, self.generation, cancel).await
+    }
+}
+
+/// Writes the temporary index's tree.
+async fn write_tree(
+    repo: &Repository,
+    env: &[(OsString, OsString)],
+    cancel: &CancellationToken,
+) -> Result<ObjectId, Error> {
+    // Every entry of the index names an object that exists (in turnkit's store or the
+    // repository's); skipping the check spares a lookup per entry of every rebuilt tree.
+    let output = repo
+        .git()
+        .envs(env)
+        .args(index::WHOLE_INDEX)
+        .args(["write-tree", "--missing-ok"])
+        .run(cancel)
+        .await?;
+    let line = split_lines(&output.stdout).next().unwrap_or_default();
+    ObjectId::from_hex_bytes(line)
+        .ok_or_else(|| command_unexpected("git write-tree", "not an object id"))
 }
 
 /// The environments of a snapshot's git children.
 struct Envs {
-    /// Reading the temporary index.
+    /// Reading (and, for the scan's `status`, refreshing) the scan's copy of the index.
     index: Vec<(OsString, OsString)>,
     /// Writing objects into the quarantine, seeing only turnkit's store.
     write: Vec<(OsString, OsString)>,
@@ -418,15 +472,19 @@ struct Envs {
 
 fn envs(
     repo: &Repository,
-    temp_index: &Path,
+    workspace: &Path,
     quarantine: &Path,
     generation_alternate: &[PathBuf],
 ) -> Envs {
     let index_env = vec![(
         OsString::from("GIT_INDEX_FILE"),
-        temp_index.as_os_str().to_owned(),
+        workspace.join("scan-index").into_os_string(),
     )];
-    let mut write_env = index_env.clone();
+    let build_env = vec![(
+        OsString::from("GIT_INDEX_FILE"),
+        workspace.join("index").into_os_string(),
+    )];
+    let mut write_env = build_env.clone();
     write_env.push((
         "GIT_OBJECT_DIRECTORY".into(),
         quarantine.as_os_str().to_owned(),
@@ -440,7 +498,7 @@ fn envs(
             alternates(generation_alternate),
         ));
     }
-    let mut full_env = index_env.clone();
+    let mut full_env = build_env;
     full_env.push((
         "GIT_OBJECT_DIRECTORY".into(),
         quarantine.as_os_str().to_owned(),
@@ -482,12 +540,11 @@ fn update_index_command(
     write_env: &[(OsString, OsString)],
     flags: &[&str],
 ) -> GitCommand {
-    // A split index would write a shared index file into the user's git directory; refusing
-    // the safecrlf check only stops git from failing, the conversion itself is unchanged.
+    // Refusing the safecrlf check only stops git from failing; the conversion is unchanged.
     repo.git()
         .envs(write_env)
-        .args(["-c", "core.splitIndex=false", "-c", "core.safecrlf=false"])
-        .args(["-c", "index.skipHash=true"])
+        .args(index::WHOLE_INDEX)
+        .args(["-c", "core.safecrlf=false"])
         .args(["update-index", "-z"])
         .args(flags)
         .arg("--stdin")
@@ -502,31 +559,24 @@ fn nul_terminated(paths: &[Vec<u8>]) -> Vec<u8> {
     input
 }
 
-/// Writes the snapshot's commit with the fixed identity, unsigned, on top of HEAD if any.
-async fn commit_tree(
-    repo: &Repository,
-    write_env: &[(OsString, OsString)],
-    tree: &ObjectId,
-    head: Option<&ObjectId>,
-    cancel: &CancellationToken,
-) -> Result<ObjectId, Error> {
-    let message = format!("turnkit snapshot\n\nscope: {}\n", repo.scope.display());
-    let mut command = repo
-        .git()
+/// `hash-object` writing the snapshot's commit object from stdin: no hook, no signing, no
+/// identity from the user's configuration.
+fn commit_command(repo: &Repository, write_env: &[(OsString, OsString)]) -> GitCommand {
+    repo.git()
         .envs(write_env)
-        .args(["-c", "commit.gpgsign=false", "commit-tree"])
-        .arg(tree.as_str())
-        .args(["-m", &message]);
-    if let Some(head) = head {
-        command = command.args(["-p", head.as_str()]);
-    }
-    for (key, value) in IDENTITY {
-        command = command.env(key, value);
-    }
-    let output = command.run(cancel).await?;
-    let line = split_lines(&output.stdout).next().unwrap_or_default();
-    ObjectId::from_hex_bytes(line)
-        .ok_or_else(|| command_unexpected("git commit-tree", "not an object id"))
+        .args(["hash-object", "-t", "commit", "-w", "--stdin"])
+}
+
+/// The snapshot's commit: its tree, HEAD as its parent, the fixed identity and date.
+fn commit_text(repo: &Repository, tree: &ObjectId, head: Option<&ObjectId>) -> Vec<u8> {
+    let parent = head
+        .map(|head| format!("parent {head}\n"))
+        .unwrap_or_default();
+    format!(
+        "tree {tree}\n{parent}author {IDENTITY}\ncommitter {IDENTITY}\n\nturnkit snapshot\n\nscope: {}\n",
+        repo.scope.display()
+    )
+    .into_bytes()
 }
 
 fn command_unexpected(command: &str, detail: &str) -> Error {
@@ -557,37 +607,6 @@ fn refuse_broad_directories(repo: &Repository, options: &SnapshotOptions) -> Res
     Ok(())
 }
 
-/// Copies the user's index, keeping its modification time: git treats entries written in the
-/// same instant as the index as "racily clean" and rehashes them, and a copy with a newer time
-/// would wrongly trust them.
-fn copy_index(from: &Path, to: &Path) -> Result<(), Error> {
-    let modified = match std::fs::metadata(from) {
-        Ok(metadata) => metadata
-            .modified()
-            .map_err(|error| Error::io(from, error))?,
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-        Err(error) => return Err(Error::io(from, error)),
-    };
-    std::fs::copy(from, to).map_err(|error| Error::io(from, error))?;
-    let file = std::fs::File::options()
-        .write(true)
-        .open(to)
-        .map_err(|error| Error::io(to, error))?;
-    file.set_modified(modified)
-        .map_err(|error| Error::io(to, error))?;
-    Ok(())
-}
-
-/// Whether the index file at `path` holds any entry (its header counts them).
-fn index_has_entries(path: &Path) -> bool {
-    use std::io::Read;
-    let mut header = [0_u8; 12];
-    match std::fs::File::open(path).and_then(|mut file| file.read_exact(&mut header)) {
-        Ok(()) => header[8..12] != [0, 0, 0, 0],
-        Err(error) => error.kind() != std::io::ErrorKind::NotFound,
-    }
-}
-
 /// Unmerged paths outside the scope, which `write-tree` would otherwise refuse.
 async fn unmerged_outside_scope(
     repo: &Repository,
@@ -614,12 +633,9 @@ async fn unmerged_outside_scope(
     Ok(paths)
 }
 
-/// Copies into the quarantine every object of `tree` that is reachable neither from `base`
-/// (the HEAD commit the snapshot is taken on) nor already in today's generation.
-///
-/// Those objects exist in the user's repository only through its index (staged content and
-/// the index's cached trees), and the user's `git gc` may delete them once the index moves on.
-async fn keep_unreachable_objects(
+/// The objects of `tree` that `base` (HEAD, or the empty tree) does not reach, found with
+/// `diff-tree`, which reads only the trees that differ.
+async fn new_objects(
     repo: &Repository,
     base: &ObjectId,
     tree: &ObjectId,
@@ -627,14 +643,12 @@ async fn keep_unreachable_objects(
     generation: &[PathBuf],
     no_index: &Path,
     cancel: &CancellationToken,
-) -> Result<(), Error> {
+) -> Result<Vec<ObjectId>, Error> {
     let mut readable = vec![quarantine.to_path_buf()];
     readable.extend(generation.iter().cloned());
-    let read_env = ("GIT_ALTERNATE_OBJECT_DIRECTORIES", alternates(&readable));
-
     let output = repo
         .git()
-        .env(read_env.0, &read_env.1)
+        .env("GIT_ALTERNATE_OBJECT_DIRECTORIES", alternates(&readable))
         // `diff-tree` loads the index (for attributes, which raw output never uses): a file
         // that does not exist spares reading the user's whole index.
         .env("GIT_INDEX_FILE", no_index)
@@ -660,8 +674,29 @@ async fn keep_unreachable_objects(
             wanted.push(oid);
         }
     }
+    Ok(wanted)
+}
+
+/// Copies into the quarantine those of `wanted` that neither it nor today's generation holds,
+/// from the repository's objects.
+///
+/// Those objects exist in the user's repository only through its index (staged content and
+/// the index's cached trees), and the user's `git gc` may delete them once the index moves on.
+async fn copy_missing(
+    repo: &Repository,
+    mut wanted: Vec<ObjectId>,
+    quarantine: &Path,
+    generation: &[PathBuf],
+    cancel: &CancellationToken,
+) -> Result<(), Error> {
+    if wanted.is_empty() {
+        return Ok(());
+    }
     wanted.sort();
     wanted.dedup();
+    let mut readable = vec![quarantine.to_path_buf()];
+    readable.extend(generation.iter().cloned());
+    let read_env = ("GIT_ALTERNATE_OBJECT_DIRECTORIES", alternates(&readable));
 
     let mut question = Vec::new();
     for oid in &wanted {

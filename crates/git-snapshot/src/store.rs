@@ -6,6 +6,8 @@
 //! turnkit/objects/2025-06-01/   one git object directory per UTC day ("generation")
 //! turnkit/objects/2025-06-02/
 //! turnkit/tmp/incoming-XXXXXX/  a snapshot's quarantine while it is being taken
+//! turnkit/tmp/idle-XXXXXX/      an emptied quarantine, set aside for the next snapshot
+//! turnkit/index/                turnkit's refreshed copy of each worktree's index
 //! ```
 //!
 //! A snapshot writes its new objects into a fresh quarantine directory whose alternates are the
@@ -37,6 +39,11 @@ impl Store {
 
     pub(crate) fn objects_root(&self) -> PathBuf {
         self.root.join("objects")
+    }
+
+    /// Where refreshed copies of the worktrees' indexes live.
+    pub(crate) fn index_dir(&self) -> PathBuf {
+        self.root.join("index")
     }
 
     pub(crate) fn generation_dir(&self, name: &str) -> PathBuf {
@@ -79,19 +86,53 @@ impl Store {
         })
     }
 
-    /// A new, empty quarantine object directory, removed when dropped.
-    pub(crate) fn quarantine(&self) -> Result<tempfile::TempDir, Error> {
+    /// An empty quarantine object directory of this snapshot's own, removed with everything
+    /// in it when dropped unless [`Quarantine::set_aside`] keeps it for the next snapshot.
+    ///
+    /// One set aside by an earlier snapshot is claimed by renaming it (only one claimant can
+    /// win): its fan-out directories already exist, which spares git creating them again for
+    /// the objects it writes, a cost that shows on a small snapshot.
+    pub(crate) fn quarantine(&self) -> Result<Quarantine, Error> {
         let tmp = self.root.join("tmp");
         fs::create_dir_all(&tmp).map_err(|error| Error::io(&tmp, error))?;
-        let dir = tempfile::Builder::new()
+        let claimed = tempfile::Builder::new()
             .prefix("incoming-")
-            .tempdir_in(&tmp)
+            .make_in(&tmp, |path| {
+                let idle = fs::read_dir(&tmp)?.flatten().find_map(|entry| {
+                    let name = entry.file_name();
+                    name.to_string_lossy()
+                        .starts_with("idle-")
+                        .then(|| entry.path())
+                        .filter(|idle| fs::rename(idle, path).is_ok())
+                });
+                if idle.is_none() {
+                    fs::create_dir(path)?;
+                }
+                Ok(())
+            })
             .map_err(|error| Error::io(&tmp, error))?;
+        let dir = claimed.path().to_path_buf();
+        // The directory is the quarantine's to remove, not the placeholder's.
+        let _ = claimed.into_temp_path().keep();
+        let quarantine = Quarantine {
+            dir,
+            tmp,
+            finished: false,
+        };
+        // A claimed directory is old; `prune` must not take it for a crash's leftover.
+        std::fs::File::open(&quarantine.dir)
+            .and_then(|dir| dir.set_modified(SystemTime::now()))
+            .map_err(|error| Error::io(&quarantine.dir, error))?;
         for sub in ["pack", "info"] {
-            let path = dir.path().join(sub);
-            fs::create_dir(&path).map_err(|error| Error::io(path, error))?;
+            let path = quarantine.dir.join(sub);
+            match fs::create_dir(&path) {
+                Err(error) if error.kind() != io::ErrorKind::AlreadyExists => {
+                    return Err(Error::io(path, error));
+                }
+                _ => {}
+            }
         }
-        Ok(dir)
+        Ok(quarantine)
     }
 
     /// Moves every object of a finished quarantine into the generation `name`.
@@ -158,12 +199,50 @@ impl Store {
                     .is_some_and(|age| age > STALE_QUARANTINE);
                 if stale {
                     let path = entry.path();
-                    fs::remove_dir_all(&path).map_err(|error| Error::io(path, error))?;
-                    report.removed_quarantines += 1;
+                    match fs::remove_dir_all(&path) {
+                        Ok(()) => report.removed_quarantines += 1,
+                        // A snapshot claimed it meanwhile.
+                        Err(error) if error.kind() == io::ErrorKind::NotFound => {}
+                        Err(error) => return Err(Error::io(path, error)),
+                    }
                 }
             }
         }
         Ok(report)
+    }
+}
+
+/// A snapshot's quarantine object directory.
+#[derive(Debug)]
+pub(crate) struct Quarantine {
+    dir: PathBuf,
+    tmp: PathBuf,
+    finished: bool,
+}
+
+impl Quarantine {
+    pub(crate) fn path(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Keeps the directory, emptied by [`Store::migrate`], for the next snapshot.
+    pub(crate) fn set_aside(mut self) {
+        let idle = tempfile::Builder::new()
+            .prefix("idle-")
+            .make_in(&self.tmp, |path| fs::rename(&self.dir, path));
+        self.finished = idle.is_ok_and(|idle| {
+            // The name is taken by the rename; the placeholder must not remove it.
+            let _ = idle.into_temp_path().keep();
+            true
+        });
+    }
+}
+
+impl Drop for Quarantine {
+    fn drop(&mut self) {
+        if !self.finished {
+            let _ = fs::remove_dir_all(&self.dir);
+        }
     }
 }
 
@@ -306,6 +385,7 @@ fn move_files(from: &Path, to: &Path, select: impl Fn(&OsStr) -> bool) -> Result
         let target = to.join(&name);
         // Objects are named by their content: one already there is the same object.
         if target.exists() {
+            fs::remove_file(entry.path()).map_err(|error| Error::io(entry.path(), error))?;
             continue;
         }
         fs::rename(entry.path(), &target).map_err(|error| Error::io(target, error))?;

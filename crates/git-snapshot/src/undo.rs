@@ -2,16 +2,18 @@
 //! alone because someone changed them since.
 
 use std::collections::{BTreeSet, HashMap};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 
 use crate::diff::{Change, diff};
 use crate::git::split_nul;
+use crate::index;
 use crate::object::{FileMode, TreeEntry};
 use crate::observe::{Observed, blocking_ancestor, is_safe_path, observe, read_blobs};
 use crate::platform::{path_from_git, path_to_git};
+use crate::read::tree_entries;
 use crate::{Error, ObjectId, Repository, Snapshot};
 
 /// What undo would do, worked out without touching anything; carry it out with
@@ -54,6 +56,10 @@ pub struct UndoStep {
     pub action: UndoAction,
     /// The state the turn left it in, which it must still be in when undo touches it.
     pub(crate) expected: TreeEntryOrAbsent,
+    /// The permission bits the earlier snapshot saw, when git does not record them.
+    pub(crate) permissions: Option<u32>,
+    /// Whether the earlier snapshot stored the file byte for byte, to be written back so.
+    pub(crate) unfiltered: bool,
 }
 
 /// The state the turn left a path in: an entry, or no file.
@@ -121,7 +127,10 @@ pub async fn plan_undo(
     cancel: &CancellationToken,
 ) -> Result<UndoPlan, Error> {
     let changes = diff(repo, before, after, cancel).await?;
-    let (candidates, mut conflicts) = sort_out(changes, before, after);
+    let mode_only = mode_changes(repo, &changes, before, after, cancel).await?;
+    let (mut candidates, mut conflicts) = sort_out(changes, before, after);
+    candidates.extend(mode_only);
+    candidates.sort_by(|a, b| a.path.cmp(&b.path));
 
     let symlink_oids: Vec<ObjectId> = candidates
         .iter()
@@ -154,10 +163,14 @@ pub async fn plan_undo(
                 Some(entry) => UndoAction::Restore { entry },
                 None => UndoAction::Delete,
             };
+            let permissions = before.modes.get(&change.path).copied();
+            let unfiltered = before.unfiltered.contains(&change.path);
             steps.push(UndoStep {
                 path: change.path,
                 action,
                 expected: change.after,
+                permissions,
+                unfiltered,
             });
         } else if observed.matches(change.before.as_ref(), &symlink_targets) {
             already_undone.push(change.path);
@@ -170,22 +183,8 @@ pub async fn plan_undo(
     }
 
     let ignored = ignored_paths(repo, &existing, cancel).await?;
-    let deleted: BTreeSet<PathBuf> = steps
-        .iter()
-        .filter(|step| step.action == UndoAction::Delete)
-        .map(|step| step.path.clone())
-        .collect();
-    steps.retain(|step| {
-        let reason = if ignored.contains(&step.path) {
-            Some(ConflictReason::Ignored)
-        } else if matches!(step.action, UndoAction::Restore { .. })
-            && blocking_ancestor(&repo.work_tree, &step.path)
-                .is_some_and(|ancestor| !deleted.contains(&ancestor))
-        {
-            Some(ConflictReason::Blocked)
-        } else {
-            None
-        };
+    // Ignored paths first: a file undo will not delete keeps its directory in place.
+    let mut left_alone = |step: &UndoStep, reason: Option<ConflictReason>| {
         if let Some(reason) = reason {
             conflicts.push(Conflict {
                 path: step.path.clone(),
@@ -193,6 +192,26 @@ pub async fn plan_undo(
             });
         }
         reason.is_none()
+    };
+    steps.retain(|step| {
+        left_alone(
+            step,
+            ignored
+                .contains(&step.path)
+                .then_some(ConflictReason::Ignored),
+        )
+    });
+    let deleted: BTreeSet<PathBuf> = steps
+        .iter()
+        .filter(|step| step.action == UndoAction::Delete)
+        .map(|step| step.path.clone())
+        .collect();
+    steps.retain(|step| {
+        let blocked = matches!(step.action, UndoAction::Restore { .. })
+            && (blocking_ancestor(&repo.work_tree, &step.path)
+                .is_some_and(|ancestor| !deleted.contains(&ancestor))
+                || !empties(&repo.work_tree, &step.path, &deleted));
+        left_alone(step, blocked.then_some(ConflictReason::Blocked))
     });
     order_steps(&mut steps);
     conflicts.sort_by(|a, b| a.path.cmp(&b.path));
@@ -205,6 +224,79 @@ pub async fn plan_undo(
         repo: repo.clone(),
         symlink_targets,
     })
+}
+
+/// Whether the directory (if any) at `path` holds nothing but files undo deletes, so that it
+/// can go and a file take its place.
+fn empties(work_tree: &Path, path: &Path, deleted: &BTreeSet<PathBuf>) -> bool {
+    let mut pending = vec![path.to_path_buf()];
+    while let Some(dir) = pending.pop() {
+        let full = work_tree.join(&dir);
+        if !std::fs::symlink_metadata(&full).is_ok_and(|metadata| metadata.is_dir()) {
+            if dir == path {
+                return true;
+            }
+            if !deleted.contains(&dir) {
+                return false;
+            }
+            continue;
+        }
+        let Ok(entries) = std::fs::read_dir(&full) else {
+            return false;
+        };
+        for entry in entries.flatten() {
+            pending.push(dir.join(entry.file_name()));
+        }
+    }
+    true
+}
+
+/// The files whose content the turn left alone but whose recorded permission bits it changed
+/// (git does not see those), as changes from and to the same entry.
+async fn mode_changes(
+    repo: &Repository,
+    changes: &[Change],
+    before: &Snapshot,
+    after: &Snapshot,
+    cancel: &CancellationToken,
+) -> Result<Vec<Change>, Error> {
+    let diffed: BTreeSet<&PathBuf> = changes.iter().map(|change| &change.path).collect();
+    let paths: Vec<PathBuf> = before
+        .modes
+        .iter()
+        .filter(|(path, mode)| {
+            !diffed.contains(path)
+                && after.modes.get(*path) != Some(*mode)
+                && current_mode(&repo.work_tree.join(path)) != Some(**mode)
+        })
+        .map(|(path, _)| path.clone())
+        .collect();
+    if paths.is_empty() {
+        return Ok(Vec::new());
+    }
+    let entries = tree_entries(repo, &before.tree, &paths, cancel).await?;
+    Ok(entries
+        .into_iter()
+        .filter(|(_, entry)| matches!(entry.mode, FileMode::Regular | FileMode::Executable))
+        .map(|(path, entry)| Change {
+            path,
+            before: Some(entry.clone()),
+            after: Some(entry),
+        })
+        .collect())
+}
+
+#[cfg(unix)]
+fn current_mode(path: &Path) -> Option<u32> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::symlink_metadata(path)
+        .ok()
+        .map(|metadata| metadata.permissions().mode() & 0o777)
+}
+
+#[cfg(not(unix))]
+fn current_mode(_path: &Path) -> Option<u32> {
+    None
 }
 
 /// Splits the changes undo can consider from those it must leave alone whatever the working
@@ -284,8 +376,15 @@ async fn ignored_paths(
         input.extend_from_slice(&path_to_git(path));
         input.push(0);
     }
+    // A workspace only for a whole copy of a split index, which git must not read in place.
+    let workspace = tempfile::Builder::new()
+        .prefix("turnkit-undo-")
+        .tempdir()
+        .map_err(|error| Error::io(std::env::temp_dir(), error))?;
+    let index_file = index::readable(repo, workspace.path(), cancel).await?;
     let output = repo
         .git()
+        .env("GIT_INDEX_FILE", index_file)
         .args(["check-ignore", "-z", "--stdin"])
         .allow_code(1)
         .stdin(input)

@@ -1,6 +1,12 @@
 //! The no-data-loss property: after a turn's edits and a user's edits, undo brings back every
-//! path the user did not touch, keeps every path the user did touch (and says so), and leaves
-//! ignored files, HEAD, refs, the index and the stash exactly as they were.
+//! path the user did not touch (bytes, executable bit, and the private modes of untracked
+//! files), keeps every path the user did touch (and says so), and leaves ignored files and
+//! every file of the git directory exactly as they were.
+//!
+//! The repository holds a file committed with CRLF before `* text=auto` was set, a tracked
+//! folder named `build`, untracked private files and a 244-byte name; all committed files are
+//! stat-dirty before the turn. The property runs as is, with `core.splitIndex=true`, and with
+//! `feature.manyFiles=true`.
 
 #![cfg(unix)]
 
@@ -17,6 +23,9 @@ use turnkit_git_snapshot::{ConflictReason, SnapshotOptions, apply_undo, plan_und
 
 /// Paths a case may use; none is a directory of another, so any mix of them can exist.
 const PATHS: &[&str] = &[
+    CRLF,
+    "build/out.txt",
+    LONG,
     "a.txt",
     "b c.bin",
     "dir one/x.txt",
@@ -28,6 +37,15 @@ const PATHS: &[&str] = &[
     "ünï/ĉödé ☃.txt",
     "top",
 ];
+
+/// Committed with CRLF line endings before `* text=auto` was set, whenever it exists.
+const CRLF: &str = "dos.txt";
+
+/// A legal name of 244 bytes: 61 four-byte characters.
+const LONG: &str = "𝄞𝄞𝄞𝄞𝄞𝄞𝄞𝄞𝄞𝄞𝄞𝄞𝄞𝄞𝄞𝄞𝄞𝄞𝄞𝄞𝄞𝄞𝄞𝄞𝄞𝄞𝄞𝄞𝄞𝄞𝄞𝄞𝄞𝄞𝄞𝄞𝄞𝄞𝄞𝄞𝄞𝄞𝄞𝄞𝄞𝄞𝄞𝄞𝄞𝄞𝄞𝄞𝄞𝄞𝄞𝄞𝄞𝄞𝄞𝄞𝄞";
+
+/// Always tracked, so that `build/` is a tracked folder named like a build folder.
+const BUILD_KEEP: &str = "build/keep.txt";
 
 /// Ignored by `.gitignore`; the turn and the user never touch them, undo must not either.
 const IGNORED: &[(&str, &[u8])] = &[
@@ -41,8 +59,24 @@ const LIMIT: u64 = 2048;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum Content {
-    File { bytes: Vec<u8>, executable: bool },
+    File {
+        bytes: Vec<u8>,
+        executable: bool,
+        /// No permission for group and others (`0600` or `0700`): only ever set on files that
+        /// are untracked before the turn, whose modes the snapshot records.
+        private: bool,
+    },
     Symlink(String),
+}
+
+impl Content {
+    fn file(bytes: Vec<u8>, executable: bool) -> Self {
+        Self::File {
+            bytes,
+            executable,
+            private: false,
+        }
+    }
 }
 
 type Tree = BTreeMap<&'static str, Content>;
@@ -61,11 +95,21 @@ enum UserEdit {
     Delete(usize),
 }
 
+fn crlf_text() -> impl Strategy<Value = Vec<u8>> {
+    prop::collection::vec("[a-z ]{0,8}", 1..4).prop_map(|lines| {
+        lines
+            .iter()
+            .flat_map(|line| [line.as_bytes(), b"\r\n"].concat())
+            .collect()
+    })
+}
+
 fn content() -> impl Strategy<Value = Content> {
     prop_oneof![
         4 => (prop::collection::vec(any::<u8>(), 0..64), any::<bool>())
-            .prop_map(|(bytes, executable)| Content::File { bytes, executable }),
-        1 => Just(Content::File { bytes: Vec::new(), executable: false }),
+            .prop_map(|(bytes, executable)| Content::file(bytes, executable)),
+        1 => crlf_text().prop_map(|bytes| Content::file(bytes, false)),
+        1 => Just(Content::file(Vec::new(), false)),
         1 => prop::sample::select(vec!["a.txt", "dir one", "nowhere", "../outside", "é/ñ file.md"])
             .prop_map(|target| Content::Symlink(target.to_owned())),
     ]
@@ -74,6 +118,8 @@ fn content() -> impl Strategy<Value = Content> {
 fn initial() -> impl Strategy<Value = Initial> {
     (
         prop::collection::vec(prop::option::weighted(0.7, content()), PATHS.len()),
+        prop::collection::vec(any::<bool>(), PATHS.len()),
+        crlf_text(),
         prop::collection::vec(any::<bool>(), PATHS.len()),
     )
 }
@@ -105,9 +151,18 @@ fn put(test: &TestRepo, path: &str, content: Option<&Content>) {
     let Some(content) = content else { return };
     std::fs::create_dir_all(full.parent().expect("fixture step")).expect("fixture step");
     match content {
-        Content::File { bytes, executable } => {
+        Content::File {
+            bytes,
+            executable,
+            private,
+        } => {
             std::fs::write(&full, bytes).expect("fixture step");
-            let mode = if *executable { 0o755 } else { 0o644 };
+            let mode = match (*private, *executable) {
+                (false, false) => 0o644,
+                (false, true) => 0o755,
+                (true, false) => 0o600,
+                (true, true) => 0o700,
+            };
             std::fs::set_permissions(&full, std::fs::Permissions::from_mode(mode))
                 .expect("fixture step");
         }
@@ -126,9 +181,11 @@ fn read(full: &Path) -> Option<Content> {
     if !metadata.is_file() {
         return None;
     }
+    let mode = metadata.permissions().mode();
     Some(Content::File {
         bytes: std::fs::read(full).expect("fixture step"),
-        executable: metadata.permissions().mode() & 0o100 != 0,
+        executable: mode & 0o100 != 0,
+        private: mode & 0o044 == 0,
     })
 }
 
@@ -149,7 +206,12 @@ fn apply_turn(test: &TestRepo, tree: &mut Tree, edits: &[TurnEdit]) {
                 tree.remove(PATHS[*index]);
             }
             TurnEdit::Rename(from, to) if from != to => {
-                if let Some(content) = tree.remove(PATHS[*from]) {
+                // A moved file gets the default modes at its new place, as an editor that
+                // writes a new file would give it.
+                if let Some(mut content) = tree.remove(PATHS[*from]) {
+                    if let Content::File { private, .. } = &mut content {
+                        *private = false;
+                    }
                     tree.insert(PATHS[*to], content);
                 }
             }
@@ -166,23 +228,70 @@ fn apply_turn(test: &TestRepo, tree: &mut Tree, edits: &[TurnEdit]) {
     }
 }
 
-type Initial = (Vec<Option<Content>>, Vec<bool>);
+/// Contents, whether each is committed, the CRLF file's text, and which untracked files are
+/// private.
+type Initial = (Vec<Option<Content>>, Vec<bool>, Vec<u8>, Vec<bool>);
 
-/// The repository before the turn: the initial paths (some committed), a staged file, a stash,
-/// ignored files and a large untracked file.
+/// The initial contents as they are put down: the CRLF file's text, privacy only where the
+/// file stays untracked.
+fn initial_contents(initial: &Initial) -> Vec<Option<Content>> {
+    let (contents, committed, crlf, private) = initial;
+    PATHS
+        .iter()
+        .zip(contents)
+        .enumerate()
+        .map(|(position, (path, content))| {
+            let mut content = content.clone()?;
+            if *path == CRLF {
+                content = Content::file(crlf.clone(), false);
+            }
+            if let Content::File { private: bits, .. } = &mut content {
+                *bits = private[position] && !is_committed(path, committed[position]);
+            }
+            Some(content)
+        })
+        .collect()
+}
+
+fn is_committed(path: &str, committed: bool) -> bool {
+    committed || path == CRLF
+}
+
+/// The repository before the turn: the initial paths (some committed, then `* text=auto` set
+/// and every committed file made stat-dirty), a staged file, a stash, ignored files and a
+/// large untracked file.
 fn build_initial(test: &TestRepo, initial: &Initial) {
     test.write(".gitignore", "*.log\nignored-dir/\n");
-    let (contents, committed) = initial;
-    for (path, content) in PATHS.iter().zip(contents) {
+    test.write(BUILD_KEEP, "kept\n");
+    let contents = initial_contents(initial);
+    for (path, content) in PATHS.iter().zip(&contents) {
         put(test, path, content.as_ref());
     }
-    for ((path, content), commit) in PATHS.iter().zip(contents).zip(committed) {
-        if content.is_some() && *commit {
-            test.git(&["add", "--", path]);
+    let mut committed_paths = vec![".gitignore", BUILD_KEEP];
+    for ((path, content), commit) in PATHS.iter().zip(&contents).zip(&initial.1) {
+        if content.is_some() && is_committed(path, *commit) {
+            committed_paths.push(path);
         }
     }
-    test.git(&["add", ".gitignore"]);
+    for path in &committed_paths {
+        test.git(&["add", "--", path]);
+    }
     test.git(&["commit", "-q", "-m", "initial"]);
+    test.write(".gitattributes", "* text=auto\n");
+    test.git(&["add", ".gitattributes"]);
+    test.git(&["commit", "-q", "-m", "text=auto"]);
+    // Stat-dirty: the snapshot must read every committed file, as after a touch or a build.
+    let later = std::time::SystemTime::now() + std::time::Duration::from_secs(10);
+    for path in &committed_paths {
+        let full = test.path(path);
+        if std::fs::symlink_metadata(&full).is_ok_and(|metadata| metadata.is_file()) {
+            std::fs::File::options()
+                .write(true)
+                .open(&full)
+                .and_then(|file| file.set_modified(later))
+                .expect("fixture step");
+        }
+    }
     // Something staged and something stashed, so both are there to be left alone.
     test.write("staged.txt", "staged\n");
     test.git(&["add", "staged.txt"]);
@@ -209,13 +318,7 @@ fn apply_user(test: &TestRepo, after_tree: &Tree, user: &[UserEdit]) -> Tree {
             UserEdit::Write(index, bytes) => {
                 let mut marked = b"user: ".to_vec();
                 marked.extend_from_slice(bytes);
-                user_tree.insert(
-                    PATHS[*index],
-                    Content::File {
-                        bytes: marked,
-                        executable: false,
-                    },
-                );
+                user_tree.insert(PATHS[*index], Content::file(marked, false));
             }
             UserEdit::Delete(index) => {
                 user_tree.remove(PATHS[*index]);
@@ -230,16 +333,20 @@ fn apply_user(test: &TestRepo, after_tree: &Tree, user: &[UserEdit]) -> Tree {
     user_tree
 }
 
-fn run_case(initial: &Initial, turn: &[TurnEdit], user: &[UserEdit]) {
+fn run_case(settings: &[(&str, &str)], initial: &Initial, turn: &[TurnEdit], user: &[UserEdit]) {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .expect("fixture step");
     let test = TestRepo::new();
+    for (key, value) in settings {
+        test.git(&["config", key, value]);
+    }
     let cancel = CancellationToken::new();
 
     build_initial(&test, initial);
     let state = test.state();
+    let git_dir_files = test.git_dir_files();
     let before_tree = read_tree(&test);
 
     let repo = runtime.block_on(test.open());
@@ -328,6 +435,11 @@ fn run_case(initial: &Initial, turn: &[TurnEdit], user: &[UserEdit]) {
         state,
         "HEAD, refs, index, stash and config unchanged"
     );
+    assert_eq!(
+        test.git_dir_files(),
+        git_dir_files,
+        "no file of the git directory written or touched"
+    );
 }
 
 fn cases() -> u32 {
@@ -346,6 +458,28 @@ proptest! {
         turn in prop::collection::vec(turn_edit(), 0..8),
         user in prop::collection::vec(user_edit(), 0..4),
     ) {
-        run_case(&initial, &turn, &user);
+        run_case(&[], &initial, &turn, &user);
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: cases() / 2, ..ProptestConfig::default() })]
+
+    #[test]
+    fn undo_restores_everything_with_a_split_index(
+        initial in initial(),
+        turn in prop::collection::vec(turn_edit(), 0..8),
+        user in prop::collection::vec(user_edit(), 0..4),
+    ) {
+        run_case(&[("core.splitIndex", "true")], &initial, &turn, &user);
+    }
+
+    #[test]
+    fn undo_restores_everything_with_many_files(
+        initial in initial(),
+        turn in prop::collection::vec(turn_edit(), 0..8),
+        user in prop::collection::vec(user_edit(), 0..4),
+    ) {
+        run_case(&[("feature.manyFiles", "true")], &initial, &turn, &user);
     }
 }

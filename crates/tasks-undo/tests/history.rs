@@ -21,6 +21,8 @@ fn snapshot(commit: char, tree: char) -> Snapshot {
         head: None,
         scope: PathBuf::new(),
         skipped: Vec::new(),
+        modes: std::collections::BTreeMap::new(),
+        unfiltered: Vec::new(),
         paths_read: 0,
         elapsed: Duration::ZERO,
     }

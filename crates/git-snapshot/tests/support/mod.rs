@@ -3,8 +3,10 @@
 
 #![allow(dead_code, unreachable_pub)]
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::time::SystemTime;
 
 use tempfile::TempDir;
 use tokio_util::sync::CancellationToken;
@@ -155,6 +157,31 @@ impl TestRepo {
             stash: self.git(&["stash", "list", "--format=%H"]),
             config: std::fs::read(git_dir.join("config")).expect("config"),
         }
+    }
+
+    /// Every file under the git directory with its size and modification time, except
+    /// turnkit's own store.
+    pub fn git_dir_files(&self) -> BTreeMap<PathBuf, (u64, SystemTime)> {
+        let git_dir = self.git_dir();
+        let mut files = BTreeMap::new();
+        let mut pending = vec![git_dir.clone()];
+        while let Some(dir) = pending.pop() {
+            for entry in std::fs::read_dir(&dir).expect("a readable git dir") {
+                let path = entry.expect("a directory entry").path();
+                let relative = path.strip_prefix(&git_dir).expect("inside").to_path_buf();
+                if relative.starts_with("turnkit") {
+                    continue;
+                }
+                let metadata = std::fs::symlink_metadata(&path).expect("metadata");
+                if metadata.is_dir() {
+                    pending.push(path);
+                } else {
+                    let modified = metadata.modified().expect("an mtime");
+                    files.insert(relative, (metadata.len(), modified));
+                }
+            }
+        }
+        files
     }
 
     /// The number of objects in the repository's own store, loose and packed.
