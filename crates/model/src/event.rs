@@ -4,7 +4,7 @@ use std::pin::Pin;
 
 use futures_core::Stream;
 use serde::{Deserialize, Serialize};
-use turnkit_protocol::ResponseItem;
+use turnkit_protocol::{ResponseItem, TokenUsage};
 
 use crate::Error;
 
@@ -67,33 +67,4 @@ pub enum ResponseEvent {
         /// Why the previous attempt failed.
         message: String,
     },
-}
-
-/// Tokens a response cost, as the server counted them.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct TokenUsage {
-    /// Tokens of the prompt.
-    pub input_tokens: u64,
-    /// Of the prompt's tokens, those served from the server's cache.
-    #[serde(default)]
-    pub cached_input_tokens: u64,
-    /// Tokens the model produced, reasoning included.
-    pub output_tokens: u64,
-    /// Of the output tokens, those spent on reasoning.
-    #[serde(default)]
-    pub reasoning_output_tokens: u64,
-    /// Input plus output.
-    pub total_tokens: u64,
-}
-
-impl TokenUsage {
-    /// Usage with the given input and output counts and nothing cached or reasoned.
-    pub fn new(input_tokens: u64, output_tokens: u64) -> Self {
-        TokenUsage {
-            input_tokens,
-            output_tokens,
-            total_tokens: input_tokens + output_tokens,
-            ..TokenUsage::default()
-        }
-    }
 }

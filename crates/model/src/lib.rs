@@ -53,7 +53,7 @@ mod tokens;
 
 pub use client::{ModelClient, ModelInfo};
 pub use error::{BoxError, Error, ErrorKind};
-pub use event::{ResponseEvent, ResponseStream, TokenUsage};
+pub use event::{ResponseEvent, ResponseStream};
 pub use prompt::Prompt;
 pub use script::{Script, ScriptStep, ScriptedTurn};
 pub use scripted::{Gate, ScriptedModel};
@@ -64,7 +64,7 @@ pub use tokens::{
 
 pub use futures_util::StreamExt;
 pub use tokio_util::sync::CancellationToken;
-pub use turnkit_protocol::{ContentItem, ResponseItem, Role, ToolSpec};
+pub use turnkit_protocol::{ContentItem, ResponseItem, Role, TokenUsage, ToolSpec};
 
 /// Another name for [`Error`], for code that imports several crates' errors.
 pub type ModelError = Error;

@@ -6,7 +6,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::{
     ApprovalOrigin, ApprovalPolicy, ApprovalRequest, ExecCommandEnd, ExecSource, ExecStream,
-    FileChange, PlanStep, ReviewOutput, ReviewRequest, SubSessionOutcome, TaskKind, UndoCompleted,
+    FileChange, PlanStep, ReviewOutput, ReviewRequest, SubSessionOutcome, TaskKind, TokenUsageInfo,
+    UndoCompleted,
 };
 
 /// One event of a session's ordered stream.
@@ -76,6 +77,13 @@ pub enum EventMsg {
         /// The text.
         message: String,
     },
+    /// A complete piece of the agent's reasoning (a summary, or the raw text).
+    AgentReasoning {
+        /// The text.
+        text: String,
+    },
+    /// What the model's last response cost, and the session's running total.
+    TokenCount(TokenUsageInfo),
     /// A piece of the agent's message as it streams.
     AgentMessageDelta {
         /// The new text.

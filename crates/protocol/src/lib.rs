@@ -43,6 +43,7 @@ mod plan;
 mod review;
 mod submission;
 mod task_kind;
+mod tokens;
 mod tool;
 mod undo;
 
@@ -60,5 +61,6 @@ pub use review::{
 };
 pub use submission::{Op, Submission, UserInput};
 pub use task_kind::TaskKind;
+pub use tokens::{TokenUsage, TokenUsageInfo};
 pub use tool::ToolSpec;
 pub use undo::UndoCompleted;

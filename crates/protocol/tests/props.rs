@@ -16,8 +16,8 @@ use turnkit_protocol::{
     ApprovalOrigin, ApprovalPolicy, ApprovalRequest, ApprovalSubject, CodeLocation, ContentItem,
     Event, EventMsg, ExecCommandEnd, ExecSource, ExecStream, FileChange, Op, PlanStep,
     ResponseItem, ReviewDecision, ReviewFinding, ReviewOutput, ReviewRequest, ReviewTarget,
-    ReviewVerdict, Role, StepStatus, SubSessionOutcome, Submission, TaskKind, TurnAbortReason,
-    UndoCompleted, UserInput,
+    ReviewVerdict, Role, StepStatus, SubSessionOutcome, Submission, TaskKind, TokenUsage,
+    TokenUsageInfo, TurnAbortReason, UndoCompleted, UserInput,
 };
 
 fn cases() -> u32 {
@@ -41,6 +41,33 @@ fn assert_round_trips<T: Serialize + DeserializeOwned + PartialEq + Debug>(value
 /// Any characters, control characters and non-ASCII included, kept short.
 fn text() -> impl Strategy<Value = String> {
     vec(any::<char>(), 0..12).prop_map(|chars| chars.into_iter().collect())
+}
+
+fn token_usage() -> impl Strategy<Value = TokenUsage> {
+    (
+        any::<u64>(),
+        any::<u64>(),
+        any::<u64>(),
+        any::<u64>(),
+        any::<u64>(),
+    )
+        .prop_map(
+            |(
+                input_tokens,
+                cached_input_tokens,
+                output_tokens,
+                reasoning_output_tokens,
+                total_tokens,
+            )| {
+                TokenUsage {
+                    input_tokens,
+                    cached_input_tokens,
+                    output_tokens,
+                    reasoning_output_tokens,
+                    total_tokens,
+                }
+            },
+        )
 }
 
 fn path() -> impl Strategy<Value = PathBuf> {
@@ -336,6 +363,14 @@ fn event_msg() -> impl Strategy<Value = EventMsg> {
         text().prop_map(|message| EventMsg::BackgroundEvent { message }),
         text().prop_map(|message| EventMsg::StreamError { message }),
         text().prop_map(|message| EventMsg::AgentMessage { message }),
+        text().prop_map(|text| EventMsg::AgentReasoning { text }),
+        (token_usage(), token_usage(), option::of(any::<u64>())).prop_map(
+            |(last, total, context_window)| EventMsg::TokenCount(TokenUsageInfo {
+                last,
+                total,
+                context_window,
+            })
+        ),
         text().prop_map(|delta| EventMsg::AgentMessageDelta { delta }),
         text().prop_map(|delta| EventMsg::AgentReasoningDelta { delta }),
         (text(), approval_request(), option::of(approval_origin())).prop_map(

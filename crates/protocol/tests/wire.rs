@@ -12,8 +12,8 @@ use turnkit_protocol::{
     ApprovalOrigin, ApprovalPolicy, ApprovalRequest, ApprovalSubject, CodeLocation, ContentItem,
     Event, EventMsg, ExecCommandEnd, ExecSource, ExecStream, FileChange, Op, PlanStep,
     ResponseItem, ReviewDecision, ReviewFinding, ReviewOutput, ReviewRequest, ReviewTarget,
-    ReviewVerdict, Role, StepStatus, SubSessionOutcome, Submission, TaskKind, TurnAbortReason,
-    UndoCompleted, UserInput,
+    ReviewVerdict, Role, StepStatus, SubSessionOutcome, Submission, TaskKind, TokenUsage,
+    TokenUsageInfo, TurnAbortReason, UndoCompleted, UserInput,
 };
 
 /// Snapshots each sample as `<prefix>_<its type tag>` and checks the tag is the one `tag_of`
@@ -124,6 +124,20 @@ fn event_msgs() -> Vec<EventMsg> {
         EventMsg::AgentMessage {
             message: "Done.".into(),
         },
+        EventMsg::AgentReasoning {
+            text: "The test expects a trailing newline.".into(),
+        },
+        EventMsg::TokenCount(TokenUsageInfo {
+            last: TokenUsage {
+                input_tokens: 1200,
+                cached_input_tokens: 1000,
+                output_tokens: 80,
+                reasoning_output_tokens: 30,
+                total_tokens: 1280,
+            },
+            total: TokenUsage::new(5400, 310),
+            context_window: Some(128_000),
+        }),
         EventMsg::AgentMessageDelta { delta: "Do".into() },
         EventMsg::AgentReasoningDelta {
             delta: "the test expects".into(),
@@ -326,6 +340,8 @@ fn event_msg_tag(msg: &EventMsg) -> &'static str {
         EventMsg::BackgroundEvent { .. } => "background_event",
         EventMsg::StreamError { .. } => "stream_error",
         EventMsg::AgentMessage { .. } => "agent_message",
+        EventMsg::AgentReasoning { .. } => "agent_reasoning",
+        EventMsg::TokenCount(_) => "token_count",
         EventMsg::AgentMessageDelta { .. } => "agent_message_delta",
         EventMsg::AgentReasoningDelta { .. } => "agent_reasoning_delta",
         EventMsg::ApprovalRequested { .. } => "approval_requested",
@@ -708,7 +724,7 @@ fn unknown_event_type_reads_as_unknown() {
     let event: Event = serde_json::from_value(json!({
         "id": "sub-1",
         "seq": 9,
-        "msg": {"type": "token_count", "input_tokens": 120, "details": {"cached": 3}},
+        "msg": {"type": "rate_limits", "remaining": 120, "details": {"cached": 3}},
     }))
     .unwrap();
     assert_eq!(event.msg, EventMsg::Unknown);

@@ -8,8 +8,8 @@ use std::sync::{Arc, Mutex};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::AbortOnDropHandle;
 use turnkit_protocol::{
-    ApprovalPolicy, ApprovalRequest, EventMsg, ResponseItem, ReviewDecision, TaskKind,
-    TurnAbortReason, UserInput,
+    ApprovalPolicy, ApprovalRequest, EventMsg, ResponseItem, ReviewDecision, TaskKind, TokenUsage,
+    TokenUsageInfo, TurnAbortReason, UserInput,
 };
 
 use crate::ToolRegistry;
@@ -123,6 +123,33 @@ impl TaskContext {
             items: items.clone(),
         });
         *history = items;
+    }
+
+    /// The session's token tally after its last model response (restored on resume), if any
+    /// response reported its usage.
+    pub fn token_usage(&self) -> Option<TokenUsageInfo> {
+        *lock(&self.shared.token_usage)
+    }
+
+    /// Adds a model response's usage to the session's tally, sends the new tally as a
+    /// `token_count` event (which the rollout keeps, so the tally survives a resume), and
+    /// returns it.
+    pub fn record_token_usage(
+        &self,
+        last: TokenUsage,
+        context_window: Option<u64>,
+    ) -> TokenUsageInfo {
+        let mut tally = lock(&self.shared.token_usage);
+        let total = tally.map_or(last, |info| info.total.plus(last));
+        let info = TokenUsageInfo {
+            last,
+            total,
+            context_window: context_window.or(tally.and_then(|info| info.context_window)),
+        };
+        *tally = Some(info);
+        // Sent under the tally's lock, so two turns' counts reach the stream in tally order.
+        self.send_event(EventMsg::TokenCount(info));
+        info
     }
 
     /// How deep this task's session is in its tree: 0 for the root, 1 for its children, ….

@@ -66,6 +66,7 @@
 //! ```
 
 mod approvals;
+mod compactor;
 mod context;
 mod driver;
 mod error;
@@ -82,6 +83,7 @@ mod task;
 mod tool;
 
 pub use async_trait::async_trait;
+pub use compactor::{CompactionReport, Compactor};
 pub use context::TaskContext;
 pub use error::Error;
 pub use overrides::TurnOverrides;

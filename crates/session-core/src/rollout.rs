@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, oneshot};
-use turnkit_protocol::{Event, EventMsg, ResponseItem, UserInput};
+use turnkit_protocol::{Event, EventMsg, ResponseItem, TokenUsageInfo, UserInput};
 
 use crate::Error;
 
@@ -260,6 +260,8 @@ fn lock(path: &Path, file: &std::fs::File) -> Result<(), Error> {
 pub(crate) struct Resumed {
     pub(crate) session_id: String,
     pub(crate) history: Vec<ResponseItem>,
+    /// The tally of the last `token_count` event.
+    pub(crate) token_usage: Option<TokenUsageInfo>,
     pub(crate) next_seq: u64,
     /// The highest `sub-N` the session generated, so ids it makes after resuming stay unique.
     pub(crate) last_submission: u64,
@@ -370,6 +372,7 @@ pub(crate) fn resume(path: &Path) -> Result<Resumed, Error> {
     let mut session_id = String::new();
     let mut version = 0;
     let mut history = Vec::new();
+    let mut token_usage = None;
     let mut next_seq = 0;
     let mut last_submission = 0;
     let mut last_approval = 0;
@@ -401,6 +404,9 @@ pub(crate) fn resume(path: &Path) -> Result<Resumed, Error> {
             RolloutRecord::Event { event } => {
                 next_seq = next_seq.max(event.seq + 1);
                 note_id(&event.id);
+                if let EventMsg::TokenCount(info) = &event.msg {
+                    token_usage = Some(*info);
+                }
                 if let EventMsg::ApprovalRequested { approval_id, .. } = &event.msg
                     && let Some(number) = approval_id
                         .strip_prefix("approval-")
@@ -437,6 +443,7 @@ pub(crate) fn resume(path: &Path) -> Result<Resumed, Error> {
     Ok(Resumed {
         session_id,
         history,
+        token_usage,
         next_seq,
         last_submission,
         last_approval,

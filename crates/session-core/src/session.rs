@@ -34,6 +34,7 @@ enum RolloutMode {
 struct Carried {
     session_id: String,
     history: Vec<ResponseItem>,
+    token_usage: Option<turnkit_protocol::TokenUsageInfo>,
     next_seq: u64,
     next_submission: u64,
     last_approval: u64,
@@ -54,6 +55,7 @@ impl RolloutMode {
         let fresh = |session_id| Carried {
             session_id,
             history: Vec::new(),
+            token_usage: None,
             next_seq: 0,
             next_submission: 0,
             last_approval: 0,
@@ -82,6 +84,7 @@ impl RolloutMode {
                     Carried {
                         session_id: resumed.session_id,
                         history: resumed.history,
+                        token_usage: resumed.token_usage,
                         next_seq: resumed.next_seq,
                         next_submission: resumed.last_submission,
                         last_approval: resumed.last_approval,
@@ -163,6 +166,18 @@ impl SessionBuilder {
     pub fn tool(mut self, tool: impl Tool) -> Self {
         self.tools.register(tool);
         self
+    }
+
+    /// Offers a tool already behind an `Arc` (a tool shared with other sessions), as
+    /// [`tool`](Self::tool) does.
+    pub fn shared_tool(mut self, tool: Arc<dyn Tool>) -> Self {
+        self.tools.register_shared(tool);
+        self
+    }
+
+    /// Whether a tool of this name has been registered.
+    pub fn has_tool(&self, name: &str) -> bool {
+        self.tools.get(name).is_some()
     }
 
     /// Offers exactly the tools of `tools`, replacing any registered before.
@@ -255,6 +270,7 @@ impl SessionBuilder {
         let Carried {
             session_id,
             history,
+            token_usage,
             next_seq,
             next_submission,
             last_approval,
@@ -284,6 +300,7 @@ impl SessionBuilder {
             approvals,
             tree,
             history: Mutex::new(history),
+            token_usage: Mutex::new(token_usage),
             state: Mutex::new(State {
                 active: None,
                 retiring: Vec::new(),

@@ -22,7 +22,9 @@ use std::time::Duration;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::AbortOnDropHandle;
-use turnkit_protocol::{EventMsg, Op, ResponseItem, TaskKind, TurnAbortReason, UserInput};
+use turnkit_protocol::{
+    EventMsg, Op, ResponseItem, TaskKind, TokenUsageInfo, TurnAbortReason, UserInput,
+};
 
 use crate::approvals::ApprovalBroker;
 use crate::driver::{self, TurnStart};
@@ -46,6 +48,8 @@ pub(crate) struct Shared {
     pub(crate) approvals: ApprovalBroker,
     pub(crate) tree: crate::subsession::Tree,
     pub(crate) history: Mutex<Vec<ResponseItem>>,
+    /// The tally of the last `token_count` event, restored from the rollout on resume.
+    pub(crate) token_usage: Mutex<Option<TokenUsageInfo>>,
     pub(crate) state: Mutex<State>,
     pub(crate) root: CancellationToken,
     pub(crate) runtime: tokio::runtime::Handle,

@@ -25,6 +25,7 @@ mod config;
 mod error;
 mod plan;
 mod prompt;
+mod service;
 mod task;
 
 pub use compact::{Compacted, compact_session};
@@ -37,4 +38,5 @@ pub use plan::{Budgets, check_summary, chunk_history, compacted_history, previou
 pub use prompt::{
     COMBINE_INSTRUCTIONS, HANDOFF_INSTRUCTIONS, SUMMARISER_INSTRUCTIONS, SUMMARY_HEADER,
 };
-pub use task::{CompactTask, install, registration};
+pub use service::{ChildCompactor, compactor, install};
+pub use task::{CompactTask, registration};

@@ -2,25 +2,28 @@
 
 use std::sync::Arc;
 
-use turnkit_protocol::{EventMsg, TaskKind, UserInput};
+use turnkit_protocol::{EventMsg, ResponseItem, TaskKind, UserInput};
 use turnkit_session_core::{
-    CancellationToken, SessionTask, TaskContext, TaskRegistration, TaskResult, async_trait,
+    CancellationToken, Compactor, SessionTask, TaskContext, TaskRegistration, TaskResult,
+    async_trait,
 };
 
-use crate::{CompactConfig, Error, compact_session};
+use crate::{ChildCompactor, CompactConfig};
 
 /// Compacts the session's history on request (`Op::Compact`).
 ///
-/// It replaces a running turn, as every op that changes the history does. Whatever happens,
-/// the history is either fully replaced (`context_compacted`) or exactly as it was, with a
-/// `warning` saying why; it never fails the session.
+/// It runs the session's [`Compactor`] service (this crate's [`ChildCompactor`], or a
+/// downstream strategy registered in its place), so a manual compaction and one inside a turn
+/// use the same strategy; without a service it runs a [`ChildCompactor`] with its own budgets.
+/// Whatever happens, the history is either fully replaced (`context_compacted`) or exactly as
+/// it was, with a `warning` saying why; it never fails the session.
 #[derive(Debug, Default)]
 pub struct CompactTask {
     config: CompactConfig,
 }
 
 impl CompactTask {
-    /// A compaction with these budgets.
+    /// A compaction with these budgets (used when the session has no compactor service).
     pub fn new(config: CompactConfig) -> Self {
         Self { config }
     }
@@ -38,23 +41,22 @@ impl SessionTask for CompactTask {
         _input: Vec<UserInput>,
         cancellation_token: CancellationToken,
     ) -> TaskResult {
-        match compact_session(&ctx, &self.config, &cancellation_token).await {
-            Ok(Some(_)) => {}
-            Ok(None) => {
-                ctx.send_event(EventMsg::BackgroundEvent {
-                    message: "nothing to compact: the history has nothing a model reads".to_owned(),
-                });
-            }
-            Err(Error::Cancelled) => {
-                ctx.send_event(EventMsg::Warning {
-                    message: "the compaction was cancelled; the history is unchanged".to_owned(),
-                });
-            }
-            Err(error) => {
-                ctx.send_event(EventMsg::Warning {
-                    message: format!("{error}; the history is unchanged"),
-                });
-            }
+        if !ctx.history().iter().any(ResponseItem::is_model_visible) {
+            ctx.send_event(EventMsg::BackgroundEvent {
+                message: "nothing to compact: the history has nothing a model reads".to_owned(),
+            });
+            return Ok(None);
+        }
+        let compactor = ctx
+            .service::<Arc<dyn Compactor>>()
+            .unwrap_or_else(|| Arc::new(ChildCompactor::new(self.config.clone())));
+        if let Err(error) = compactor.compact(&ctx, cancellation_token.clone()).await {
+            let message = if cancellation_token.is_cancelled() {
+                "the compaction was cancelled; the history is unchanged".to_owned()
+            } else {
+                format!("{error}; the history is unchanged")
+            };
+            ctx.send_event(EventMsg::Warning { message });
         }
         Ok(None)
     }
@@ -65,13 +67,4 @@ pub fn registration(config: CompactConfig) -> TaskRegistration {
     TaskRegistration::new(TaskKind::COMPACT, move |_op| {
         Ok(Arc::new(CompactTask::new(config.clone())) as Arc<dyn SessionTask>)
     })
-}
-
-/// Adds the `compact` task kind to `builder`; with the agent turn's compactor service once
-/// the session core offers it.
-pub fn install(
-    builder: turnkit_session_core::SessionBuilder,
-    config: crate::CompactConfig,
-) -> turnkit_session_core::SessionBuilder {
-    builder.task(registration(config))
 }

@@ -119,3 +119,18 @@ fn changed_list(changed: &[PathBuf]) -> String {
         .collect();
     format!("; these files were already changed: {}", names.join(", "))
 }
+
+/// Why a regular turn ended with an error (the session reports it as an `error` event, then
+/// `task_complete`; the history stays valid for the next turn).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TurnError {
+    /// The session offers no model client.
+    #[error(
+        "no model client is registered for this session: register one as a service of type `Arc<dyn ModelClient>` (`SessionBuilder::service(Arc::new(client) as Arc<dyn ModelClient>)`), for example turnkit-model-openai's client or a `ScriptedModel`"
+    )]
+    NoModelClient,
+    /// The model failed and retrying did not help.
+    #[error(transparent)]
+    Model(#[from] turnkit_model::Error),
+}

@@ -3,6 +3,7 @@
 //! directory writes nothing; the approval request shows the diff, and `on_request` asks only
 //! when the model escalates.
 
+#[path = "tools_support/mod.rs"]
 mod support;
 
 use std::fs;

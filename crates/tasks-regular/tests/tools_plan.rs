@@ -1,5 +1,6 @@
 //! The `update_plan` tool: the plan as a `plan_update` event, never an approval.
 
+#[path = "tools_support/mod.rs"]
 mod support;
 
 use insta::assert_json_snapshot;

@@ -1,6 +1,7 @@
 //! The `shell` tool in real sessions: each approval answer, each policy, and an interrupt in
 //! the middle of a command (the process tree gone, checked in `/proc`).
 
+#[path = "tools_support/mod.rs"]
 mod support;
 
 use insta::assert_json_snapshot;

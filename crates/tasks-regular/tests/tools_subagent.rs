@@ -2,6 +2,7 @@
 //! depth limit gives a clear output, a child gets only tools its parent has, and interrupting
 //! the parent ends every child first.
 
+#[path = "tools_support/mod.rs"]
 mod support;
 
 use insta::assert_json_snapshot;

@@ -30,3 +30,22 @@ pub fn live_group_members(pgid: u32) -> Vec<u32> {
     }
     members
 }
+
+/// Waits until a command under test has written its process id (`echo $$ > pid`) to `path`,
+/// and returns it; a shell started by exec leads its own process group, so this is also the
+/// group to watch with [`live_group_members`].
+///
+/// # Cancel safety
+///
+/// Cancel safe: it only reads the file.
+pub async fn wait_for_pid_file(path: &std::path::Path) -> u32 {
+    loop {
+        if let Some(pid) = std::fs::read_to_string(path)
+            .ok()
+            .and_then(|text| text.trim().parse().ok())
+        {
+            return pid;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+}

@@ -10,6 +10,8 @@ const COMPILED_FEATURES: &[&str] = &[
     "ghost-snapshot",
     #[cfg(feature = "openai")]
     "openai",
+    #[cfg(feature = "regular")]
+    "regular",
     #[cfg(feature = "review")]
     "review",
     #[cfg(feature = "shell")]
@@ -73,6 +75,26 @@ impl SessionBuilderExt for SessionBuilder {
         } else {
             builder.task(turnkit_tasks_undo::registration())
         };
+        #[cfg(feature = "regular")]
+        let builder = if builder.has_task(&crate::TaskKind::REGULAR) {
+            builder
+        } else {
+            with_builtin_tools(builder.task(turnkit_tasks_regular::registration()))
+        };
         builder
     }
+}
+
+/// Offers the built-in tools of the agent turn, ahead of any tool the caller registers later
+/// (a later tool of the same name replaces a built-in one in its place).
+#[cfg(feature = "regular")]
+fn with_builtin_tools(mut builder: SessionBuilder) -> SessionBuilder {
+    // A tool the caller registered under the same name before this call wins, as a caller's
+    // own task registration does; one registered after it replaces the built-in one in place.
+    for tool in turnkit_tasks_regular::builtin_tools() {
+        if !builder.has_tool(&tool.spec().name) {
+            builder = builder.shared_tool(tool);
+        }
+    }
+    builder
 }

@@ -7,9 +7,11 @@
 //! - [`protocol`]: the wire types ([`Op`], [`Event`], [`EventMsg`], [`TaskKind`], …);
 //! - the session ([`Session`], [`SessionTask`], [`TaskContext`], [`TaskRegistration`]) from
 //!   `turnkit-session-core`;
-//! - `model` and `model_openai` (feature `openai`): the model interface and the
-//!   OpenAI-compatible HTTP client;
-//! - [`tasks_regular`] (feature `regular`): the agent turn's built-in tools (`shell`,
+//! - `model` (features `openai` and `regular`) and `model_openai` (feature `openai`): the
+//!   model interface and the OpenAI-compatible HTTP client;
+//! - `tasks_regular` (feature `regular`): the agent turn (`Op::UserInput`), which streams
+//!   from the session's model client (a service of type `Arc<dyn model::ModelClient>`), runs
+//!   the session's tools and loops until the model is done, and its built-in tools (`shell`,
 //!   `apply_patch`, `update_plan`, `subagent`), each applying the session's approval policy;
 //! - [`tasks_shell`] (feature `shell`): the user's own shell command
 //!   (`Op::RunUserShellCommand`), streamed live and recorded for the model;
@@ -89,7 +91,7 @@ mod builder;
 
 pub use builder::{SessionBuilderExt, builder};
 pub use serde_json;
-#[cfg(feature = "openai")]
+#[cfg(any(feature = "openai", feature = "regular"))]
 pub use turnkit_model as model;
 #[cfg(feature = "openai")]
 pub use turnkit_model_openai as model_openai;
@@ -98,15 +100,15 @@ pub use turnkit_protocol::{
     ApprovalOrigin, ApprovalPolicy, ApprovalRequest, ApprovalSubject, CodeLocation, ContentItem,
     Event, EventMsg, ExecCommandEnd, ExecSource, ExecStream, FileChange, Op, PlanStep,
     ResponseItem, ReviewDecision, ReviewFinding, ReviewOutput, ReviewRequest, ReviewTarget,
-    ReviewVerdict, Role, StepStatus, SubSessionOutcome, Submission, TaskKind, ToolSpec,
-    TurnAbortReason, UndoCompleted, UserInput,
+    ReviewVerdict, Role, StepStatus, SubSessionOutcome, Submission, TaskKind, TokenUsage,
+    TokenUsageInfo, ToolSpec, TurnAbortReason, UndoCompleted, UserInput,
 };
 pub use turnkit_session_core::{
-    CancellationToken, ChildOutcome, DEFAULT_GRACE_PERIOD, DEFAULT_MAX_DEPTH,
-    DEFAULT_SUB_SESSION_STOP_BOUND, Error, RolloutRecord, Services, Session, SessionBuilder,
-    SessionHandle, SessionTask, SubSession, SubSessionBuilder, TaskContext, TaskError, TaskFactory,
-    TaskRegistration, TaskResult, Tool, ToolOutput, ToolRegistry, TurnOverrides, TurnSnapshots,
-    async_trait, parse_arguments, read_rollout,
+    CancellationToken, ChildOutcome, CompactionReport, Compactor, DEFAULT_GRACE_PERIOD,
+    DEFAULT_MAX_DEPTH, DEFAULT_SUB_SESSION_STOP_BOUND, Error, RolloutRecord, Services, Session,
+    SessionBuilder, SessionHandle, SessionTask, SubSession, SubSessionBuilder, TaskContext,
+    TaskError, TaskFactory, TaskRegistration, TaskResult, Tool, ToolOutput, ToolRegistry,
+    TurnOverrides, TurnSnapshots, async_trait, parse_arguments, read_rollout,
 };
 #[cfg(feature = "compact")]
 pub use turnkit_tasks_compact as tasks_compact;

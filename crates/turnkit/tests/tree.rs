@@ -191,15 +191,7 @@ async fn shutdown_kills_a_grandchilds_command_and_leaves_no_process() {
         })
         .expect("submitted");
     let pid_file = dir.path().join("pid");
-    let pgid: u32 = loop {
-        if let Some(pgid) = std::fs::read_to_string(&pid_file)
-            .ok()
-            .and_then(|text| text.trim().parse().ok())
-        {
-            break pgid;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    };
+    let pgid = turnkit::testkit::process::wait_for_pid_file(&pid_file).await;
     assert!(!turnkit::testkit::process::live_group_members(pgid).is_empty());
 
     session.submit(Op::Shutdown).expect("submitted");

@@ -1,0 +1,162 @@
+//! What a turn sends the model: the history made valid for a model ([`prompt_input`]), the
+//! user's input as a history item ([`user_message`]), and the [`Prompt`] itself.
+
+use std::collections::HashSet;
+use std::path::Path;
+
+use turnkit_model::Prompt;
+use turnkit_protocol::{ContentItem, ResponseItem, Role, UserInput};
+use turnkit_session_core::{ToolRegistry, TurnOverrides};
+
+use crate::RegularConfig;
+
+/// The output given to a call the history has no output for (a turn that ended before the
+/// call was answered, a crash before its output was journalled).
+pub const MISSING_OUTPUT: &str =
+    "aborted: this call never got an output (its turn ended before it finished)";
+
+/// The history a model can be sent: items it must not see left out, every function call
+/// given an output (one saying it was aborted when the history has none, right after the
+/// call), and every output without its call left out.
+///
+/// ```
+/// use turnkit_protocol::ResponseItem;
+/// use turnkit_tasks_regular::prompt_input;
+///
+/// let history = vec![
+///     ResponseItem::user_text("list the files"),
+///     ResponseItem::FunctionCall { call_id: "a".into(), name: "shell".into(), arguments: "{}".into() },
+///     ResponseItem::FunctionCallOutput { call_id: "lost".into(), output: "?".into(), success: None },
+/// ];
+/// let input = prompt_input(&history);
+/// assert_eq!(input.len(), 3);
+/// assert!(matches!(&input[2], ResponseItem::FunctionCallOutput { call_id, .. } if call_id == "a"));
+/// ```
+pub fn prompt_input(history: &[ResponseItem]) -> Vec<ResponseItem> {
+    let mut calls = HashSet::new();
+    let mut answered = HashSet::new();
+    for item in history {
+        match item {
+            ResponseItem::FunctionCall { call_id, .. } => {
+                calls.insert(call_id.as_str());
+            }
+            ResponseItem::FunctionCallOutput { call_id, .. } => {
+                answered.insert(call_id.as_str());
+            }
+            _ => {}
+        }
+    }
+    let mut input = Vec::with_capacity(history.len());
+    for item in history.iter().filter(|item| item.is_model_visible()) {
+        match item {
+            ResponseItem::FunctionCallOutput { call_id, .. }
+                if !calls.contains(call_id.as_str()) => {}
+            ResponseItem::FunctionCall { call_id, .. } if !answered.contains(call_id.as_str()) => {
+                input.push(item.clone());
+                input.push(ResponseItem::FunctionCallOutput {
+                    call_id: call_id.clone(),
+                    output: MISSING_OUTPUT.to_owned(),
+                    success: Some(false),
+                });
+            }
+            _ => input.push(item.clone()),
+        }
+    }
+    input
+}
+
+/// The prompt of the next request: the config's instructions, the valid history, and the
+/// session's tools in registry order.
+pub fn build_prompt(
+    config: &RegularConfig,
+    history: &[ResponseItem],
+    tools: &ToolRegistry,
+) -> Prompt {
+    Prompt {
+        instructions: config.get_instructions().to_owned(),
+        input: prompt_input(history),
+        tools: tools.specs(),
+        parallel_tool_calls: config.get_parallel_tool_calls(),
+        output_schema: None,
+    }
+}
+
+/// `prompt` with a session's [`TurnOverrides`] applied: each field that is set replaces the
+/// prompt's own (how a task that starts a sub-session, the review for one, gives the child's
+/// turns its instructions and the schema of their answer).
+///
+/// ```
+/// use turnkit_model::Prompt;
+/// use turnkit_session_core::TurnOverrides;
+/// use turnkit_tasks_regular::with_overrides;
+///
+/// let prompt = with_overrides(Prompt::new("code", vec![]), Some(TurnOverrides::new().instructions("review")));
+/// assert_eq!(prompt.instructions, "review");
+/// assert!(prompt.output_schema.is_none());
+/// ```
+pub fn with_overrides(mut prompt: Prompt, overrides: Option<TurnOverrides>) -> Prompt {
+    let Some(overrides) = overrides else {
+        return prompt;
+    };
+    if let Some(instructions) = overrides.instructions {
+        prompt.instructions = instructions;
+    }
+    if let Some(schema) = overrides.output_schema {
+        prompt.output_schema = Some(schema);
+    }
+    prompt
+}
+
+/// The user's input as one user message; a local image is read from disk into a `data:` URL
+/// (relative paths from `cwd`), or named in text when it cannot be read.
+pub fn user_message(input: &[UserInput], cwd: &Path) -> ResponseItem {
+    let content = input
+        .iter()
+        .map(|part| match part {
+            UserInput::Text { text } => ContentItem::InputText { text: text.clone() },
+            UserInput::Image { image_url } => ContentItem::InputImage {
+                image_url: image_url.clone(),
+            },
+            UserInput::LocalImage { path } => local_image(&cwd.join(path)),
+        })
+        .collect();
+    ResponseItem::Message {
+        role: Role::User,
+        content,
+    }
+}
+
+fn local_image(path: &Path) -> ContentItem {
+    use base64::Engine as _;
+
+    let mime = match path
+        .extension()
+        .and_then(|extension| extension.to_str())
+        .map(str::to_ascii_lowercase)
+        .as_deref()
+    {
+        Some("png") => "image/png",
+        Some("jpg" | "jpeg") => "image/jpeg",
+        Some("gif") => "image/gif",
+        Some("webp") => "image/webp",
+        _ => {
+            return ContentItem::InputText {
+                text: format!(
+                    "[the image {} was not attached: only png, jpeg, gif and webp files can be]",
+                    path.display()
+                ),
+            };
+        }
+    };
+    match std::fs::read(path) {
+        Ok(bytes) => ContentItem::InputImage {
+            image_url: format!(
+                "data:{mime};base64,{}",
+                base64::engine::general_purpose::STANDARD.encode(bytes)
+            ),
+        },
+        Err(error) => ContentItem::InputText {
+            text: format!("[the image {} could not be read: {error}]", path.display()),
+        },
+    }
+}
