@@ -171,21 +171,6 @@ fn event_msgs() -> Vec<EventMsg> {
             deleted: vec![],
             conflicts: vec!["README.md".into()],
         }),
-        EventMsg::ContextCompacted {
-            tokens_before: 182_000,
-            tokens_after: 9_400,
-            summary_tokens: 1_250,
-        },
-        EventMsg::EnteredReviewMode {
-            request: ReviewRequest {
-                target: ReviewTarget::UncommittedChanges,
-                prompt: String::new(),
-                user_facing_hint: "uncommitted changes".into(),
-            },
-        },
-        EventMsg::ExitedReviewMode {
-            review_output: Some(review_output()),
-        },
         EventMsg::SubSessionStarted {
             origin: origin(),
             approval_policy: ApprovalPolicy::Untrusted,
@@ -212,7 +197,29 @@ fn event_msgs() -> Vec<EventMsg> {
         EventMsg::Unknown,
     ];
     msgs.extend(tool_event_msgs());
+    msgs.extend(compaction_and_review_msgs());
     msgs
+}
+
+/// The events of compaction and review.
+fn compaction_and_review_msgs() -> Vec<EventMsg> {
+    vec![
+        EventMsg::ContextCompacted {
+            tokens_before: 182_000,
+            tokens_after: 9_400,
+            summary_tokens: 1_250,
+        },
+        EventMsg::EnteredReviewMode {
+            request: ReviewRequest {
+                target: ReviewTarget::UncommittedChanges,
+                prompt: String::new(),
+                user_facing_hint: "uncommitted changes".into(),
+            },
+        },
+        EventMsg::ExitedReviewMode {
+            review_output: Some(review_output()),
+        },
+    ]
 }
 
 /// The events of the agent turn's built-in tools.

@@ -35,19 +35,20 @@ impl Compactor for ChildCompactor {
         ctx: &Arc<TaskContext>,
         cancellation_token: CancellationToken,
     ) -> Result<CompactionReport, TaskError> {
-        match compact_session(ctx, &self.config, &cancellation_token).await? {
-            Some(compacted) => Ok(CompactionReport {
-                tokens_before: compacted.tokens_before,
-                tokens_after: compacted.tokens_after,
-            }),
-            None => {
+        let compacted = compact_session(ctx, &self.config, &cancellation_token).await?;
+        Ok(compacted.map_or_else(
+            || {
                 let tokens = estimate_tokens(&ctx.history());
-                Ok(CompactionReport {
+                CompactionReport {
                     tokens_before: tokens,
                     tokens_after: tokens,
-                })
-            }
-        }
+                }
+            },
+            |compacted| CompactionReport {
+                tokens_before: compacted.tokens_before,
+                tokens_after: compacted.tokens_after,
+            },
+        ))
     }
 }
 
