@@ -6,7 +6,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::{
     ApprovalOrigin, ApprovalPolicy, ApprovalRequest, ExecCommandEnd, ExecSource, ExecStream,
-    FileChange, PlanStep, SubSessionOutcome, TaskKind, TokenUsageInfo, UndoCompleted,
+    FileChange, PlanStep, ReviewOutput, ReviewRequest, SubSessionOutcome, TaskKind, TokenUsageInfo,
+    UndoCompleted,
 };
 
 /// One event of a session's ordered stream.
@@ -162,6 +163,29 @@ pub enum EventMsg {
     },
     /// An undo ended.
     UndoCompleted(UndoCompleted),
+    /// The session's history was replaced by a shorter one that summarises it.
+    ///
+    /// Token counts are estimates (about four bytes of text to a token) of what a model is
+    /// sent from the history.
+    ContextCompacted {
+        /// The history's size before.
+        tokens_before: u64,
+        /// The new history's size, summary included.
+        tokens_after: u64,
+        /// The summary's size.
+        summary_tokens: u64,
+    },
+    /// A review began; comes before any event of the review's own work.
+    EnteredReviewMode {
+        /// What is reviewed.
+        request: ReviewRequest,
+    },
+    /// A review ended, however it ended; comes before the review's terminal event.
+    ExitedReviewMode {
+        /// What the review found; absent when it was interrupted or produced nothing.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        review_output: Option<ReviewOutput>,
+    },
     /// A sub-session started under the task whose id this event carries.
     SubSessionStarted {
         /// Which sub-session.

@@ -57,7 +57,9 @@ pub use exec::{ExecCommandEnd, ExecSource, ExecStream};
 pub use history::{ContentItem, ResponseItem, Role};
 pub use patch::FileChange;
 pub use plan::{PlanStep, StepStatus};
-pub use review::ReviewRequest;
+pub use review::{
+    CodeLocation, ReviewFinding, ReviewOutput, ReviewRequest, ReviewTarget, ReviewVerdict,
+};
 pub use sandbox::SandboxPolicy;
 pub use submission::{Op, Submission, UserInput};
 pub use task_kind::TaskKind;

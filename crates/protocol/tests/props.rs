@@ -13,9 +13,10 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use turnkit_protocol::{
-    ApprovalOrigin, ApprovalPolicy, ApprovalRequest, ApprovalSubject, ContentItem, Event, EventMsg,
-    ExecCommandEnd, ExecSource, ExecStream, FileChange, Op, PlanStep, ResponseItem, ReviewDecision,
-    ReviewRequest, Role, StepStatus, SubSessionOutcome, Submission, TaskKind, TokenUsage,
+    ApprovalOrigin, ApprovalPolicy, ApprovalRequest, ApprovalSubject, CodeLocation, ContentItem,
+    Event, EventMsg, ExecCommandEnd, ExecSource, ExecStream, FileChange, Op, PlanStep,
+    ResponseItem, ReviewDecision, ReviewFinding, ReviewOutput, ReviewRequest, ReviewTarget,
+    ReviewVerdict, Role, StepStatus, SubSessionOutcome, Submission, TaskKind, TokenUsage,
     TokenUsageInfo, TurnAbortReason, UndoCompleted, UserInput,
 };
 
@@ -144,8 +145,61 @@ fn user_input() -> impl Strategy<Value = UserInput> {
     ]
 }
 
+fn review_target() -> impl Strategy<Value = ReviewTarget> {
+    prop_oneof![
+        Just(ReviewTarget::UncommittedChanges),
+        text().prop_map(|branch| ReviewTarget::BaseBranch { branch }),
+        (text(), option::of(text())).prop_map(|(sha, title)| ReviewTarget::Commit { sha, title }),
+        text().prop_map(|instructions| ReviewTarget::Custom { instructions }),
+    ]
+}
+
+/// A share from 0 to 1 in hundredths, which JSON carries exactly.
+fn share() -> impl Strategy<Value = f64> {
+    (0u8..=100).prop_map(|hundredths| f64::from(hundredths) / 100.0)
+}
+
+fn review_output() -> impl Strategy<Value = ReviewOutput> {
+    let finding = (
+        text(),
+        text(),
+        0u8..4,
+        share(),
+        text(),
+        any::<u32>(),
+        any::<u32>(),
+    )
+        .prop_map(
+            |(title, body, priority, confidence, path, start_line, end_line)| ReviewFinding {
+                title,
+                body,
+                priority,
+                confidence,
+                location: CodeLocation {
+                    path,
+                    start_line,
+                    end_line,
+                },
+            },
+        );
+    let verdict = prop_oneof![
+        Just(ReviewVerdict::Correct),
+        Just(ReviewVerdict::Incorrect),
+        Just(ReviewVerdict::Unknown),
+    ];
+    (vec(finding, 0..3), verdict, text(), share()).prop_map(
+        |(findings, overall_correctness, overall_explanation, overall_confidence)| ReviewOutput {
+            findings,
+            overall_correctness,
+            overall_explanation,
+            overall_confidence,
+        },
+    )
+}
+
 fn review_request() -> impl Strategy<Value = ReviewRequest> {
-    (text(), text()).prop_map(|(prompt, user_facing_hint)| ReviewRequest {
+    (review_target(), text(), text()).prop_map(|(target, prompt, user_facing_hint)| ReviewRequest {
+        target,
         prompt,
         user_facing_hint,
     })
@@ -356,6 +410,16 @@ fn event_msg() -> impl Strategy<Value = EventMsg> {
             .prop_map(|(explanation, plan)| EventMsg::PlanUpdate { explanation, plan }),
         option::of(text()).prop_map(|message| EventMsg::UndoStarted { message }),
         undo_completed().prop_map(EventMsg::UndoCompleted),
+        review_request().prop_map(|request| EventMsg::EnteredReviewMode { request }),
+        option::of(review_output())
+            .prop_map(|review_output| EventMsg::ExitedReviewMode { review_output }),
+        (any::<u64>(), any::<u64>(), any::<u64>()).prop_map(
+            |(tokens_before, tokens_after, summary_tokens)| EventMsg::ContextCompacted {
+                tokens_before,
+                tokens_after,
+                summary_tokens,
+            }
+        ),
         (approval_origin(), approval_policy()).prop_map(|(origin, approval_policy)| {
             EventMsg::SubSessionStarted {
                 origin,

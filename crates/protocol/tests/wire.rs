@@ -9,9 +9,10 @@ use std::path::PathBuf;
 use serde::Serialize;
 use serde_json::json;
 use turnkit_protocol::{
-    ApprovalOrigin, ApprovalPolicy, ApprovalRequest, ApprovalSubject, ContentItem, Event, EventMsg,
-    ExecCommandEnd, ExecSource, ExecStream, FileChange, Op, PlanStep, ResponseItem, ReviewDecision,
-    ReviewRequest, Role, StepStatus, SubSessionOutcome, Submission, TaskKind, TokenUsage,
+    ApprovalOrigin, ApprovalPolicy, ApprovalRequest, ApprovalSubject, CodeLocation, ContentItem,
+    Event, EventMsg, ExecCommandEnd, ExecSource, ExecStream, FileChange, Op, PlanStep,
+    ResponseItem, ReviewDecision, ReviewFinding, ReviewOutput, ReviewRequest, ReviewTarget,
+    ReviewVerdict, Role, StepStatus, SubSessionOutcome, Submission, TaskKind, TokenUsage,
     TokenUsageInfo, TurnAbortReason, UndoCompleted, UserInput,
 };
 
@@ -45,8 +46,11 @@ fn ops() -> Vec<Op> {
         Op::Compact,
         Op::Review {
             request: ReviewRequest {
-                prompt: "review the uncommitted changes".into(),
-                user_facing_hint: "uncommitted changes".into(),
+                target: ReviewTarget::BaseBranch {
+                    branch: "main".into(),
+                },
+                prompt: "look closely at error handling".into(),
+                user_facing_hint: "changes against main".into(),
             },
         },
         Op::Undo,
@@ -193,7 +197,29 @@ fn event_msgs() -> Vec<EventMsg> {
         EventMsg::Unknown,
     ];
     msgs.extend(tool_event_msgs());
+    msgs.extend(compaction_and_review_msgs());
     msgs
+}
+
+/// The events of compaction and review.
+fn compaction_and_review_msgs() -> Vec<EventMsg> {
+    vec![
+        EventMsg::ContextCompacted {
+            tokens_before: 182_000,
+            tokens_after: 9_400,
+            summary_tokens: 1_250,
+        },
+        EventMsg::EnteredReviewMode {
+            request: ReviewRequest {
+                target: ReviewTarget::UncommittedChanges,
+                prompt: String::new(),
+                user_facing_hint: "uncommitted changes".into(),
+            },
+        },
+        EventMsg::ExitedReviewMode {
+            review_output: Some(review_output()),
+        },
+    ]
 }
 
 /// The events of the agent turn's built-in tools.
@@ -253,6 +279,54 @@ fn file_changes() -> Vec<FileChange> {
     ]
 }
 
+fn review_output() -> ReviewOutput {
+    ReviewOutput {
+        findings: vec![ReviewFinding {
+            title: "Unchecked index can panic".into(),
+            body: "`items[0]` panics on an empty list; return an error instead.".into(),
+            priority: 1,
+            confidence: 0.8,
+            location: CodeLocation {
+                path: "src/lib.rs".into(),
+                start_line: 12,
+                end_line: 14,
+            },
+        }],
+        overall_correctness: ReviewVerdict::Incorrect,
+        overall_explanation: "One input makes the new code panic.".into(),
+        overall_confidence: 0.75,
+    }
+}
+
+/// Each review target, as the wire writes it.
+#[test]
+fn review_targets() {
+    let targets = [
+        ReviewTarget::UncommittedChanges,
+        ReviewTarget::BaseBranch {
+            branch: "main".into(),
+        },
+        ReviewTarget::Commit {
+            sha: "1a2b3c4".into(),
+            title: Some("parser: accept tabs".into()),
+        },
+        ReviewTarget::Custom {
+            instructions: "check the public API for breaking changes".into(),
+        },
+    ];
+    snapshot_each("review_target", &targets, |target| match target {
+        ReviewTarget::UncommittedChanges => "uncommitted_changes",
+        ReviewTarget::BaseBranch { .. } => "base_branch",
+        ReviewTarget::Commit { .. } => "commit",
+        ReviewTarget::Custom { .. } => "custom",
+    });
+    // A request written before targets existed still reads, as the uncommitted changes.
+    let old: ReviewRequest =
+        serde_json::from_value(json!({"prompt": "review it", "user_facing_hint": "hint"}))
+            .expect("an old request still reads");
+    assert_eq!(old.target, ReviewTarget::UncommittedChanges);
+}
+
 fn origin() -> ApprovalOrigin {
     ApprovalOrigin {
         sub_session_id: "session-1.1".into(),
@@ -286,6 +360,9 @@ fn event_msg_tag(msg: &EventMsg) -> &'static str {
         EventMsg::PlanUpdate { .. } => "plan_update",
         EventMsg::UndoStarted { .. } => "undo_started",
         EventMsg::UndoCompleted(_) => "undo_completed",
+        EventMsg::ContextCompacted { .. } => "context_compacted",
+        EventMsg::EnteredReviewMode { .. } => "entered_review_mode",
+        EventMsg::ExitedReviewMode { .. } => "exited_review_mode",
         EventMsg::SubSessionStarted { .. } => "sub_session_started",
         EventMsg::SubSessionEnded { .. } => "sub_session_ended",
         EventMsg::SubSessionEvent { .. } => "sub_session_event",

@@ -78,7 +78,7 @@ pub use error::{Error, TurnError};
 pub use exec_output::{ModelOutputLimits, format_exec_output};
 pub use ledger::{ABORTED_BEFORE_START, ABORTED_WHILE_RUNNING, INTERRUPTED_NOTE, RESPONSE_FAILED};
 pub use patch::{FileOperation, Hunk, HunkLine, Patch, PatchPlan, apply_patch, parse_patch};
-pub use prompt::{MISSING_OUTPUT, build_prompt, prompt_input, user_message};
+pub use prompt::{MISSING_OUTPUT, build_prompt, prompt_input, user_message, with_overrides};
 pub use safety::{CommandSafety, classify_command, classify_script};
 pub use tools::{
     ApplyPatchTool, BuiltinTools, DEFAULT_MAX_PARALLEL_SUBAGENTS, DEFAULT_SHELL_TIMEOUT, ShellTool,

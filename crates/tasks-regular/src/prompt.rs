@@ -6,7 +6,7 @@ use std::path::Path;
 
 use turnkit_model::Prompt;
 use turnkit_protocol::{ContentItem, ResponseItem, Role, UserInput};
-use turnkit_session_core::ToolRegistry;
+use turnkit_session_core::{ToolRegistry, TurnOverrides};
 
 use crate::RegularConfig;
 
@@ -79,6 +79,32 @@ pub fn build_prompt(
         parallel_tool_calls: config.get_parallel_tool_calls(),
         output_schema: None,
     }
+}
+
+/// `prompt` with a session's [`TurnOverrides`] applied: each field that is set replaces the
+/// prompt's own (how a task that starts a sub-session, the review for one, gives the child's
+/// turns its instructions and the schema of their answer).
+///
+/// ```
+/// use turnkit_model::Prompt;
+/// use turnkit_session_core::TurnOverrides;
+/// use turnkit_tasks_regular::with_overrides;
+///
+/// let prompt = with_overrides(Prompt::new("code", vec![]), Some(TurnOverrides::new().instructions("review")));
+/// assert_eq!(prompt.instructions, "review");
+/// assert!(prompt.output_schema.is_none());
+/// ```
+pub fn with_overrides(mut prompt: Prompt, overrides: Option<TurnOverrides>) -> Prompt {
+    let Some(overrides) = overrides else {
+        return prompt;
+    };
+    if let Some(instructions) = overrides.instructions {
+        prompt.instructions = instructions;
+    }
+    if let Some(schema) = overrides.output_schema {
+        prompt.output_schema = Some(schema);
+    }
+    prompt
 }
 
 /// The user's input as one user message; a local image is read from disk into a `data:` URL

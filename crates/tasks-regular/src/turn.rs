@@ -9,12 +9,13 @@ use futures_util::stream::FuturesUnordered;
 use turnkit_model::{ErrorKind, ModelClient, ResponseEvent};
 use turnkit_protocol::{ContentItem, EventMsg, ResponseItem, Role, TaskKind, UserInput};
 use turnkit_session_core::{
-    CancellationToken, SessionTask, TaskContext, TaskResult, ToolOutput, TurnSnapshots,
+    CancellationToken, SessionTask, TaskContext, TaskResult, ToolOutput, TurnOverrides,
+    TurnSnapshots,
 };
 
 use crate::compact::{self, AutoCompact};
 use crate::ledger::{ABORTED_WHILE_RUNNING, Ledger};
-use crate::prompt::{build_prompt, user_message};
+use crate::prompt::{build_prompt, user_message, with_overrides};
 use crate::{RegularConfig, TurnError};
 
 /// A model turn: `Op::UserInput` with no turn running starts one, and input that arrives
@@ -85,7 +86,10 @@ impl RegularTask {
             if !steered.is_empty() {
                 ctx.record_items([user_message(&steered, ctx.cwd())]);
             }
-            let prompt = build_prompt(config, &ctx.history(), ctx.tools());
+            let prompt = with_overrides(
+                build_prompt(config, &ctx.history(), ctx.tools()),
+                ctx.service::<TurnOverrides>(),
+            );
             self.ledger.next_response();
             let response = match self.sample(ctx, model, &prompt, token).await {
                 Ok(response) => response,

@@ -4,10 +4,18 @@ use crate::{Session, SessionBuilder};
 
 /// The facade's cargo features compiled into this build, as the session's errors name them.
 const COMPILED_FEATURES: &[&str] = &[
+    #[cfg(feature = "compact")]
+    "compact",
     #[cfg(feature = "ghost-snapshot")]
     "ghost-snapshot",
     #[cfg(feature = "openai")]
     "openai",
+    #[cfg(feature = "regular")]
+    "regular",
+    #[cfg(feature = "review")]
+    "review",
+    #[cfg(feature = "sandbox")]
+    "sandbox",
     #[cfg(feature = "shell")]
     "shell",
     #[cfg(feature = "testkit")]
@@ -50,6 +58,18 @@ impl SessionBuilderExt for SessionBuilder {
                 builder,
                 turnkit_tasks_ghost_snapshot::GhostSnapshotConfig::default(),
             )
+        };
+        #[cfg(feature = "compact")]
+        let builder = if builder.has_task(&crate::TaskKind::COMPACT) {
+            builder
+        } else {
+            turnkit_tasks_compact::install(builder, turnkit_tasks_compact::CompactConfig::default())
+        };
+        #[cfg(feature = "review")]
+        let builder = if builder.has_task(&crate::TaskKind::REVIEW) {
+            builder
+        } else {
+            builder.task(turnkit_tasks_review::registration())
         };
         #[cfg(feature = "undo")]
         let builder = if builder.has_task(&crate::TaskKind::UNDO) {

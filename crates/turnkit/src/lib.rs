@@ -24,6 +24,10 @@
 //! - [`sandbox`] and [`exec`] (feature `sandbox`): confine a command under a
 //!   [`SandboxPolicy`] (Landlock and a socket filter, applied by the `turnkit-sandbox-exec`
 //!   helper, failing closed), and run commands with exec's process-group handling;
+//! - [`tasks_compact`] (feature `compact`): the `compact` task kind (`Op::Compact`) and the
+//!   session's compactor, which summarise the history in a child session and replace it;
+//! - [`tasks_review`] (feature `review`): the `review` task kind (`Op::Review`), a code review
+//!   in a child session with structured findings;
 //! - [`tasks_undo`] (feature `undo`): the `undo` task kind, which reverts the file changes of
 //!   the last turn from its ghost snapshots (`Op::Undo`);
 //! - [`async_trait`] and [`serde_json`], re-exported because the facade's own signatures need
@@ -98,9 +102,10 @@ pub use turnkit_model as model;
 pub use turnkit_model_openai as model_openai;
 pub use turnkit_protocol as protocol;
 pub use turnkit_protocol::{
-    ApprovalOrigin, ApprovalPolicy, ApprovalRequest, ApprovalSubject, ContentItem, Event, EventMsg,
-    ExecCommandEnd, ExecSource, ExecStream, FileChange, Op, PlanStep, ResponseItem, ReviewDecision,
-    ReviewRequest, Role, SandboxPolicy, StepStatus, SubSessionOutcome, Submission, TaskKind,
+    ApprovalOrigin, ApprovalPolicy, ApprovalRequest, ApprovalSubject, CodeLocation, ContentItem,
+    Event, EventMsg, ExecCommandEnd, ExecSource, ExecStream, FileChange, Op, PlanStep,
+    ResponseItem, ReviewDecision, ReviewFinding, ReviewOutput, ReviewRequest, ReviewTarget,
+    ReviewVerdict, Role, SandboxPolicy, StepStatus, SubSessionOutcome, Submission, TaskKind,
     TokenUsage, TokenUsageInfo, ToolSpec, TurnAbortReason, UndoCompleted, UserInput,
 };
 #[cfg(feature = "sandbox")]
@@ -110,12 +115,16 @@ pub use turnkit_session_core::{
     DEFAULT_MAX_DEPTH, DEFAULT_SUB_SESSION_STOP_BOUND, Error, RolloutRecord, Services, Session,
     SessionBuilder, SessionHandle, SessionTask, SubSession, SubSessionBuilder, TaskContext,
     TaskError, TaskFactory, TaskRegistration, TaskResult, Tool, ToolOutput, ToolRegistry,
-    TurnSnapshots, async_trait, parse_arguments, read_rollout,
+    TurnOverrides, TurnSnapshots, async_trait, parse_arguments, read_rollout,
 };
+#[cfg(feature = "compact")]
+pub use turnkit_tasks_compact as tasks_compact;
 #[cfg(feature = "ghost-snapshot")]
 pub use turnkit_tasks_ghost_snapshot as tasks_ghost_snapshot;
 #[cfg(feature = "regular")]
 pub use turnkit_tasks_regular as tasks_regular;
+#[cfg(feature = "review")]
+pub use turnkit_tasks_review as tasks_review;
 #[cfg(feature = "shell")]
 pub use turnkit_tasks_shell as tasks_shell;
 #[cfg(feature = "undo")]
