@@ -30,6 +30,10 @@ pub(crate) enum Command {
     Snapshot(CommonArgs),
     /// Revert the file changes of the last agent turn in this directory's latest session.
     Undo(UndoArgs),
+    /// Review a change (the uncommitted one by default) and print the findings.
+    Review(ReviewArgs),
+    /// Summarise the history of this directory's newest session so it fits the context again.
+    Compact(CompactArgs),
     /// List the stored sessions, newest first.
     Sessions(SessionsArgs),
     /// Run a guided tour of every task kind, offline, in a fresh temporary git repository.
@@ -122,6 +126,37 @@ pub(crate) struct UndoArgs {
     /// Print the plan (restored, deleted, conflicts) and change nothing.
     #[arg(long)]
     pub(crate) dry_run: bool,
+}
+
+/// `turnkit review`.
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("target").args(["uncommitted", "base", "commit", "prompt"])))]
+pub(crate) struct ReviewArgs {
+    /// Review the staged, unstaged and untracked changes (the default).
+    #[arg(long)]
+    pub(crate) uncommitted: bool,
+    /// Review the changes of this branch's work against BRANCH, from their merge base.
+    #[arg(long, value_name = "BRANCH")]
+    pub(crate) base: Option<String>,
+    /// Review one commit.
+    #[arg(long, value_name = "SHA")]
+    pub(crate) commit: Option<String>,
+    /// Review with these instructions instead of a diff.
+    #[arg(long, value_name = "TEXT")]
+    pub(crate) prompt: Option<String>,
+    #[command(flatten)]
+    pub(crate) common: CommonArgs,
+    #[command(flatten)]
+    pub(crate) model: ModelArgs,
+}
+
+/// `turnkit compact`.
+#[derive(Debug, Args)]
+pub(crate) struct CompactArgs {
+    #[command(flatten)]
+    pub(crate) common: CommonArgs,
+    #[command(flatten)]
+    pub(crate) model: ModelArgs,
 }
 
 /// `turnkit sessions`.

@@ -6,11 +6,13 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use turnkit::tasks_ghost_snapshot::git_snapshot::{Repository, UndoAction, plan_undo};
 use turnkit::{
-    ApprovalPolicy, CancellationToken, EventMsg, ExecCommandEnd, Op, SessionBuilder, TaskKind,
-    UserInput,
+    ApprovalPolicy, CancellationToken, EventMsg, ExecCommandEnd, Op, ReviewRequest, ReviewTarget,
+    SessionBuilder, TaskKind, UserInput,
 };
 
-use crate::args::{CommonArgs, ExecArgs, ResumeArgs, SessionsArgs, ShellArgs, UndoArgs};
+use crate::args::{
+    CommonArgs, CompactArgs, ExecArgs, ResumeArgs, ReviewArgs, SessionsArgs, ShellArgs, UndoArgs,
+};
 use crate::drive::{Approvals, Driver, Outcome, Signals};
 use crate::render::{BOLD, DIM, GREEN, Output, YELLOW, shell_words};
 use crate::{Usage, model, store};
@@ -274,6 +276,66 @@ async fn undo_plan(rollout: &Path, cwd: &Path, json: bool) -> anyhow::Result<Out
         }
     }
     Ok(Outcome::Completed)
+}
+
+/// `turnkit review`: a review of the chosen change in a session of its own.
+pub(crate) async fn review(args: ReviewArgs) -> anyhow::Result<Outcome> {
+    let cwd = work_dir(args.common.cd.as_deref())?;
+    let model = model::Model::from_args(&args.model)?;
+    let (target, hint) = match (args.base, args.commit, args.prompt) {
+        (Some(branch), _, _) => (
+            ReviewTarget::BaseBranch {
+                branch: branch.clone(),
+            },
+            format!("changes against {branch}"),
+        ),
+        (_, Some(sha), _) => (
+            ReviewTarget::Commit {
+                sha: sha.clone(),
+                title: None,
+            },
+            format!("commit {sha}"),
+        ),
+        (_, _, Some(instructions)) => (
+            ReviewTarget::Custom {
+                instructions: instructions.clone(),
+            },
+            instructions,
+        ),
+        _ => (
+            ReviewTarget::UncommittedChanges,
+            "uncommitted changes".to_owned(),
+        ),
+    };
+    let policy = ApprovalPolicy::Untrusted;
+    let (builder, id) = new_session(&cwd, policy)?;
+    let mut driver = start(model.install(builder), args.common.json, policy, Some(&id))?;
+    driver
+        .run(Op::Review {
+            request: ReviewRequest {
+                target,
+                prompt: String::new(),
+                user_facing_hint: hint,
+            },
+        })
+        .await
+}
+
+/// `turnkit compact`: compacts this directory's newest session.
+pub(crate) async fn compact(args: CompactArgs) -> anyhow::Result<Outcome> {
+    let cwd = work_dir(args.common.cd.as_deref())?;
+    let model = model::Model::from_args(&args.model)?;
+    let dir = store::sessions_dir()?;
+    let stored = store::latest_in(&dir, &cwd)?.with_context(|| {
+        format!(
+            "no stored session works in {}; nothing to compact",
+            cwd.display()
+        )
+    })?;
+    let builder = turnkit::builder().cwd(&stored.cwd).resume(&stored.path);
+    let builder = model.install(builder);
+    let mut driver = start(builder, args.common.json, ApprovalPolicy::default(), None)?;
+    driver.run(Op::Compact).await
 }
 
 /// `turnkit sessions`.

@@ -336,9 +336,18 @@ impl Demo {
 
     async fn review(&mut self) -> anyhow::Result<()> {
         if self.has(&TaskKind::REVIEW) {
-            // The review's child session asks the model once and answers with the rubric's
-            // JSON; the request is built from its wire form so the step reads the same for
-            // every shape of `ReviewRequest` the protocol has had (its target has a default).
+            // The review's child runs a read-only command, one that is not (so it asks the
+            // person at the root, with its origin), then answers with the rubric's JSON.
+            self.model.push_turn(ScriptedTurn::new().function_call(
+                "diff-1",
+                "shell",
+                json!({ "command": ["git", "diff", "--stat"] }),
+            ));
+            self.model.push_turn(ScriptedTurn::new().function_call(
+                "version-1",
+                "shell",
+                json!({ "command": ["cargo", "--version"] }),
+            ));
             self.model.push_turn(ScriptedTurn::new().message(
                 json!({
                     "findings": [{
@@ -360,14 +369,33 @@ impl Demo {
             "user_facing_hint": "uncommitted changes"
         }))
         .context("the demo's review request")?;
-        self.simple(
-            TaskKind::REVIEW,
-            "review of the change",
-            "5. a review of the change, run in a child session",
-            Op::Review { request },
-            "findings listed",
-        )
-        .await
+        let kind = TaskKind::REVIEW;
+        if !self.has(&kind) {
+            self.record(kind, "review of the change", StepResult::NotBuilt);
+            return Ok(());
+        }
+        self.heading("5. a review of the change, in a child session whose command asks you");
+        let mut asked_by_child = false;
+        let outcome = self
+            .driver
+            .run_with(Op::Review { request }, |event, _| {
+                if let EventMsg::ApprovalRequested {
+                    origin: Some(_), ..
+                } = &event.msg
+                {
+                    asked_by_child = true;
+                }
+                None
+            })
+            .await?;
+        let result = match (outcome, asked_by_child) {
+            (Outcome::Completed, true) => {
+                StepResult::Ok("findings listed; the child's approval reached you".into())
+            }
+            (outcome, asked) => StepResult::Failed(format!("{outcome:?}, child asked: {asked}")),
+        };
+        self.record(kind, "review of the change", result);
+        Ok(())
     }
 
     async fn undo(&mut self) -> anyhow::Result<()> {

@@ -70,6 +70,8 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Shell(args) => commands::shell(args).await?,
         Command::Snapshot(args) => commands::snapshot(args).await?.exit_code(),
         Command::Undo(args) => commands::undo(args).await?.exit_code(),
+        Command::Review(args) => commands::review(args).await?.exit_code(),
+        Command::Compact(args) => commands::compact(args).await?.exit_code(),
         Command::Sessions(args) => {
             commands::sessions(&args)?;
             0

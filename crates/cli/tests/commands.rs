@@ -140,6 +140,8 @@ fn every_subcommand_has_help() {
     let project = Project::new(&[]);
     for command in [
         "exec",
+        "review",
+        "compact",
         "resume",
         "shell",
         "snapshot",

@@ -10,7 +10,9 @@ const KINDS: &[&str] = &[
     "regular",
     "user_shell",
     "subagent",
+    "review",
     "undo",
+    "compact",
     "interrupt",
 ];
 
@@ -32,6 +34,11 @@ fn demo_runs_to_completion_and_every_kind_succeeds() {
         .take_while(|line| !line.is_empty() && !line.starts_with("not in this build"))
         .collect();
     assert!(!table.iter().any(|row| row.contains("failed")), "{stdout}");
+    assert!(
+        !stdout.contains("not in this build"),
+        "every kind is built in: {stdout}"
+    );
+    assert_eq!(table.len(), KINDS.len(), "{stdout}");
     for kind in KINDS {
         let row = table
             .iter()

@@ -475,3 +475,94 @@ fn undo_dry_run_touches_nothing_and_undo_restores() {
     assert_eq!(support::read(&greet).as_deref(), Some("print('hello')\n"));
     assert!(!project.dir.path().join("NEW.md").exists());
 }
+
+#[test]
+fn review_json_reports_findings_and_exits_0() {
+    let project = Project::new(&[("greet.py", "print('hello')\n")]);
+    std::fs::write(
+        project.dir.path().join("greet.py"),
+        "print('hello, world')\n",
+    )
+    .expect("an edit");
+    let answer = json!({
+        "findings": [{ "title": "output changed", "body": "Callers see a new greeting.", "priority": 1,
+                       "confidence": 0.7, "location": { "path": "greet.py", "start_line": 1, "end_line": 1 } }],
+        "overall_correctness": "incorrect", "overall_explanation": "It changes behaviour.", "overall_confidence": 0.7
+    });
+    let script = project.script(&json!({ "turns": [
+        { "steps": [{ "type": "message", "text": answer.to_string() }] }
+    ]}));
+    let output = project.run(&[
+        "review",
+        "--uncommitted",
+        "--json",
+        "--scripted",
+        script.to_str().expect("utf-8"),
+    ]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    let events = events(&output.stdout);
+    assert_lifecycle(&events);
+    let exited = events
+        .iter()
+        .find_map(|event| match &event.msg {
+            EventMsg::ExitedReviewMode { review_output } => Some(review_output.clone()),
+            _ => None,
+        })
+        .expect("exited_review_mode");
+    let findings = exited.expect("a review output").findings;
+    assert_eq!(findings.len(), 1);
+    assert_eq!(findings[0].location.path, "greet.py");
+
+    let human = project.run(&["review", "--scripted", script.to_str().expect("utf-8")]);
+    let shown = text(&human.stdout);
+    assert!(shown.contains("[P1] greet.py:1 output changed"), "{shown}");
+}
+
+#[test]
+fn review_targets_are_exclusive() {
+    let project = Project::new(&[]);
+    let output = project.run(&["review", "--uncommitted", "--base", "main"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(text(&output.stderr).contains("cannot be used with"));
+}
+
+#[test]
+fn compact_summarises_the_directorys_latest_session() {
+    let project = Project::new(&[]);
+    let first = project.script(&json!({ "turns": [{ "steps": [{ "type": "message", "text": "Done with the first task." }] }] }));
+    let output = project.run(&[
+        "exec",
+        "--scripted",
+        first.to_str().expect("utf-8"),
+        "do the first task",
+    ]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    let summary = project.script(&json!({ "turns": [{ "steps": [{ "type": "message",
+        "text": "Goal: the first task. Progress: done. Next: nothing pending." }] }] }));
+    let compacted = project.run(&[
+        "compact",
+        "--json",
+        "--scripted",
+        summary.to_str().expect("utf-8"),
+    ]);
+    assert_eq!(
+        compacted.status.code(),
+        Some(0),
+        "{}",
+        text(&compacted.stderr)
+    );
+    let events = events(&compacted.stdout);
+    assert_lifecycle(&events);
+    assert!(
+        events
+            .iter()
+            .any(|event| matches!(event.msg, EventMsg::ContextCompacted { .. })),
+        "{events:?}"
+    );
+    let listed = project.run(&["sessions", "--json"]);
+    assert_eq!(
+        text(&listed.stdout).lines().count(),
+        1,
+        "the same session was compacted; the summarising child's rollout is not listed"
+    );
+}
