@@ -63,8 +63,10 @@ fn tool_output(model: &ScriptedModel) -> String {
         .expect("the input is a list")
         .iter()
         .find(|item| item["type"] == "function_call_output")
-        .map(|item| item["output"].to_string())
-        .unwrap_or_else(|| panic!("no call output in {input:#}"))
+        .map_or_else(
+            || panic!("no call output in {input:#}"),
+            |item| item["output"].to_string(),
+        )
 }
 
 fn touch(name: &str) -> Value {
