@@ -286,3 +286,37 @@ async fn apply_patch_writes_below_the_directory_under_workspace_write() {
         "hello\n"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_the_helper_the_command_does_not_run_and_the_model_is_told_why() {
+    let model = ScriptedModel::new([
+        ScriptedTurn::new().function_call("call-1", "shell", touch("made")),
+        ScriptedTurn::new().message("done"),
+    ]);
+    let missing = tempfile::tempdir().expect("a temp dir");
+    let helper = missing.path().join("turnkit-sandbox-exec");
+    let mut session = builder(&model)
+        .configure(move |builder| {
+            builder
+                .tool_registry(BuiltinTools::new().sandbox_helper(helper).registry())
+                .approval_policy(ApprovalPolicy::OnRequest)
+                .sandbox_policy(SandboxPolicy::workspace_write())
+        })
+        .event_timeout(Duration::from_secs(60))
+        .build();
+    let events = session.run(say("go")).await;
+    assert!(!session.cwd().join("made").exists());
+    assert!(
+        !events
+            .iter()
+            .any(|event| matches!(event.msg, EventMsg::ApprovalRequested { .. })),
+        "a command that never ran is not offered for a rerun"
+    );
+    let output = tool_output(&model);
+    assert!(output.contains("did not run"), "{output}");
+    assert!(output.contains("was not found"), "{output}");
+    assert!(
+        output.contains("full_access sandbox policy knowingly"),
+        "{output}"
+    );
+}

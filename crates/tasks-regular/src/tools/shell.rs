@@ -43,6 +43,7 @@ const MAX_DELTA_BYTES: usize = 8 * 1024 * 1024;
 pub struct ShellTool {
     default_timeout: Duration,
     output_limits: ModelOutputLimits,
+    sandbox_helper: Option<PathBuf>,
 }
 
 impl Default for ShellTool {
@@ -50,6 +51,7 @@ impl Default for ShellTool {
         Self {
             default_timeout: DEFAULT_SHELL_TIMEOUT,
             output_limits: ModelOutputLimits::default(),
+            sandbox_helper: None,
         }
     }
 }
@@ -82,6 +84,14 @@ impl ShellTool {
     #[must_use]
     pub fn output_limits(mut self, limits: ModelOutputLimits) -> Self {
         self.output_limits = limits;
+        self
+    }
+
+    /// The sandbox helper binary to confine commands with, instead of searching for it; a
+    /// path that is not an executable file makes every sandboxed command fail closed.
+    #[must_use]
+    pub fn sandbox_helper(mut self, path: impl Into<PathBuf>) -> Self {
+        self.sandbox_helper = Some(path.into());
         self
     }
 }
@@ -265,7 +275,11 @@ impl ShellTool {
     ) -> Ran {
         let mut spec = CommandSpec::argv(&command).cwd(&cwd).timeout(timeout);
         if !policy.is_full_access() {
-            spec = spec.sandbox(Sandbox::new(policy.clone(), ctx.cwd()));
+            let mut sandbox = Sandbox::new(policy.clone(), ctx.cwd());
+            if let Some(helper) = &self.sandbox_helper {
+                sandbox = sandbox.helper(helper);
+            }
+            spec = spec.sandbox(sandbox);
         }
         let started = tokio::time::Instant::now();
         ctx.send_event(EventMsg::ExecCommandBegin {
