@@ -73,10 +73,8 @@ fn touch(name: &str) -> Value {
     json!({ "command": ["touch", name] })
 }
 
-/// Runs the turn, answering the first approval request with `decision`; returns the request
-/// and every event.
-async fn answer_once(session: &mut TestSession, decision: ReviewDecision) -> (Event, Vec<Event>) {
-    let id = session.submit(say("go"));
+/// Waits for the next approval request and answers it with `decision`; returns the request.
+async fn decide_next(session: &mut TestSession, decision: ReviewDecision) -> Event {
     let asked = session
         .events_until(|event| matches!(event.msg, EventMsg::ApprovalRequested { .. }))
         .await;
@@ -88,6 +86,14 @@ async fn answer_once(session: &mut TestSession, decision: ReviewDecision) -> (Ev
         id: approval_id.clone(),
         decision,
     });
+    request
+}
+
+/// Runs the turn, answering the first approval request with `decision`; returns the request
+/// and the events after the answer.
+async fn answer_once(session: &mut TestSession, decision: ReviewDecision) -> (Event, Vec<Event>) {
+    let id = session.submit(say("go"));
+    let request = decide_next(session, decision).await;
     let events = session.events_until_terminal(&id).await;
     (request, events)
 }
@@ -146,28 +152,9 @@ async fn read_only_refusal_denied_tells_the_model_and_writes_nothing() {
     );
     // `touch` is not read-only, so `untrusted` asks first to run it at all.
     let id = session.submit(say("go"));
-    let first = session
-        .events_until(|event| matches!(event.msg, EventMsg::ApprovalRequested { .. }))
-        .await;
-    let EventMsg::ApprovalRequested { approval_id, .. } = &first.last().expect("asked").msg else {
-        unreachable!("events_until stops at an approval request");
-    };
-    session.submit(Op::DecideApproval {
-        id: approval_id.clone(),
-        decision: ReviewDecision::Approved,
-    });
-    let second = session
-        .events_until(|event| matches!(event.msg, EventMsg::ApprovalRequested { .. }))
-        .await;
-    let request = second.last().expect("asked again").clone();
+    decide_next(&mut session, ReviewDecision::Approved).await;
+    let request = decide_next(&mut session, ReviewDecision::Denied).await;
     assert_rerun_request(&request, "made");
-    let EventMsg::ApprovalRequested { approval_id, .. } = &request.msg else {
-        unreachable!("checked above");
-    };
-    session.submit(Op::DecideApproval {
-        id: approval_id.clone(),
-        decision: ReviewDecision::Denied,
-    });
     session.events_until_terminal(&id).await;
     assert!(!session.cwd().join("made").exists());
     let output = tool_output(&model);
