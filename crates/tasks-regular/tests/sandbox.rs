@@ -103,10 +103,19 @@ fn assert_rerun_request(request: &Event, name: &str) {
     let EventMsg::ApprovalRequested { request, .. } = &request.msg else {
         panic!("expected an approval request, got {request:?}");
     };
-    let ApprovalSubject::Command { command, .. } = &request.subject else {
+    let ApprovalSubject::Command {
+        command,
+        without_sandbox,
+        ..
+    } = &request.subject
+    else {
         panic!("expected a command approval, got {request:?}");
     };
     assert_eq!(command, &["touch", name]);
+    assert!(
+        without_sandbox,
+        "a rerun asks for more than the first run did"
+    );
     let reason = request.reason.as_deref().unwrap_or_default();
     assert!(
         reason.contains("sandbox refused a write") && reason.contains("without the sandbox"),
@@ -140,6 +149,35 @@ async fn read_only_refusal_approved_reruns_unsandboxed_and_the_file_exists() {
     assert_eq!(exec_ends(&events), 1, "the rerun, after the answer");
     let output = tool_output(&model);
     assert!(!output.contains("refused"), "{output}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn approving_a_command_for_the_session_never_approves_running_it_unsandboxed() {
+    let (mut session, _model) = session(
+        "shell",
+        touch("made"),
+        ApprovalPolicy::Untrusted,
+        SandboxPolicy::read_only(),
+    );
+    let id = session.submit(say("go"));
+    // `touch` is not read-only, so `untrusted` asks before the confined run.
+    let first = decide_next(&mut session, ReviewDecision::ApprovedForSession).await;
+    let EventMsg::ApprovalRequested { request, .. } = &first.msg else {
+        unreachable!("decide_next returns an approval request");
+    };
+    assert!(matches!(
+        request.subject,
+        ApprovalSubject::Command {
+            without_sandbox: false,
+            ..
+        }
+    ));
+    // The sandbox refuses the write; the rerun outside it is asked for again, not taken as
+    // approved by the answer for the confined command.
+    let rerun = decide_next(&mut session, ReviewDecision::Denied).await;
+    assert_rerun_request(&rerun, "made");
+    session.events_until_terminal(&id).await;
+    assert!(!session.cwd().join("made").exists());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

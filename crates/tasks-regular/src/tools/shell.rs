@@ -236,7 +236,7 @@ async fn ask_to_rerun(
     cwd: &Path,
     refusal: &Refusal,
 ) -> Option<ToolOutput> {
-    let request = ApprovalRequest::command(command.to_vec(), cwd)
+    let request = ApprovalRequest::command_without_sandbox(command.to_vec(), cwd)
         .with_call_id(call_id)
         .with_reason(format!(
             "{}; run the command again without the sandbox?",
