@@ -103,6 +103,35 @@ async fn records_every_prompt_without_model_invisible_items() {
 }
 
 #[tokio::test]
+async fn a_shared_prompt_is_recorded_without_a_copy_and_read_back_as_the_model_saw_it() {
+    let model = ScriptedModel::new([ScriptedTurn::new().message("ok")]);
+    let mut shared = prompt("look at the repo");
+    shared.input.push(ResponseItem::GhostSnapshot {
+        commit: "abc".into(),
+        phase: "before".into(),
+        turn_id: "t1".into(),
+        snapshot: serde_json::Value::Null,
+    });
+    let shared = Arc::new(shared);
+
+    let events: Vec<_> = model
+        .stream_shared(Arc::clone(&shared), CancellationToken::new())
+        .collect()
+        .await;
+
+    assert!(matches!(
+        events.last(),
+        Some(Ok(ResponseEvent::Completed { .. }))
+    ));
+    // The model holds the caller's prompt itself: recording it copied nothing.
+    assert_eq!(Arc::strong_count(&shared), 2);
+    assert_eq!(
+        model.last_prompt().map(|seen| seen.input),
+        Some(vec![ResponseItem::user_text("look at the repo")])
+    );
+}
+
+#[tokio::test]
 async fn a_request_beyond_the_script_fails_with_a_clear_message() {
     let model = ScriptedModel::new([]);
     let events = collect(&model, &prompt("hi")).await;
