@@ -1,5 +1,7 @@
 //! The interface every model implements: [`ModelClient`], and what it tells about itself, [`ModelInfo`].
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 
@@ -31,6 +33,20 @@ pub trait ModelClient: Send + Sync {
 
     /// Starts a response to `prompt`, lazily: nothing is sent until the stream is polled.
     fn stream(&self, prompt: &Prompt, cancellation: CancellationToken) -> ResponseStream;
+
+    /// Starts a response to a prompt the caller shares, under the same contract as
+    /// [`stream`](ModelClient::stream).
+    ///
+    /// A client that keeps the prompt (a recording test double, a client that sends it later)
+    /// can hold the `Arc` instead of copying the whole conversation; the default borrows it
+    /// and calls `stream`, so only such clients need to override it.
+    fn stream_shared(
+        &self,
+        prompt: Arc<Prompt>,
+        cancellation: CancellationToken,
+    ) -> ResponseStream {
+        self.stream(&prompt, cancellation)
+    }
 }
 
 /// What a session needs to know about a model to manage its context.

@@ -75,7 +75,8 @@ pub struct ScriptedModel {
 struct Shared {
     info: Mutex<ModelInfo>,
     turns: Mutex<VecDeque<ScriptedTurn>>,
-    prompts: Mutex<Vec<Prompt>>,
+    // Shared with the caller: recording a prompt copies no history.
+    prompts: Mutex<Vec<Arc<Prompt>>>,
     gates: Mutex<HashMap<String, Gate>>,
 }
 
@@ -137,12 +138,17 @@ impl ScriptedModel {
 
     /// Every prompt received so far, in order, as the model saw it (model-invisible items removed).
     pub fn prompts(&self) -> Vec<Prompt> {
-        lock(&self.shared.prompts).clone()
+        lock(&self.shared.prompts)
+            .iter()
+            .map(|prompt| as_seen(prompt))
+            .collect()
     }
 
     /// The last prompt received, if any.
     pub fn last_prompt(&self) -> Option<Prompt> {
-        lock(&self.shared.prompts).last().cloned()
+        lock(&self.shared.prompts)
+            .last()
+            .map(|prompt| as_seen(prompt))
     }
 
     /// How many requests were made.
@@ -164,19 +170,35 @@ impl ScriptedModel {
     }
 }
 
+/// A recorded prompt as the model saw it: the model-invisible items left out when it is read,
+/// not when it is recorded, so a request costs no copy of the history.
+fn as_seen(prompt: &Prompt) -> Prompt {
+    Prompt {
+        input: prompt.model_visible_input().cloned().collect(),
+        instructions: prompt.instructions.clone(),
+        tools: prompt.tools.clone(),
+        parallel_tool_calls: prompt.parallel_tool_calls,
+        output_schema: prompt.output_schema.clone(),
+    }
+}
+
 impl ModelClient for ScriptedModel {
     fn info(&self) -> ModelInfo {
         *lock(&self.shared.info)
     }
 
     fn stream(&self, prompt: &Prompt, cancellation: CancellationToken) -> ResponseStream {
-        let seen = Prompt {
-            input: prompt.model_visible_input().cloned().collect(),
-            ..prompt.clone()
-        };
+        self.stream_shared(Arc::new(prompt.clone()), cancellation)
+    }
+
+    fn stream_shared(
+        &self,
+        prompt: Arc<Prompt>,
+        cancellation: CancellationToken,
+    ) -> ResponseStream {
         let request_number = {
             let mut prompts = lock(&self.shared.prompts);
-            prompts.push(seen);
+            prompts.push(prompt);
             prompts.len()
         };
         let turn = lock(&self.shared.turns).pop_front();

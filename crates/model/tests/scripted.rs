@@ -17,6 +17,16 @@ fn prompt(text: &str) -> Prompt {
     Prompt::new("you are a test", vec![ResponseItem::user_text(text)])
 }
 
+/// An item a model must never see.
+fn ghost_snapshot() -> ResponseItem {
+    ResponseItem::GhostSnapshot {
+        commit: "abc".into(),
+        phase: "before".into(),
+        turn_id: "t1".into(),
+        snapshot: serde_json::Value::Null,
+    }
+}
+
 async fn collect(model: &dyn ModelClient, prompt: &Prompt) -> Vec<Result<ResponseEvent, Error>> {
     model
         .stream(prompt, CancellationToken::new())
@@ -73,12 +83,7 @@ async fn plays_turns_in_order_with_created_and_completed_added() {
 async fn records_every_prompt_without_model_invisible_items() {
     let model = ScriptedModel::new([ScriptedTurn::new(), ScriptedTurn::new()]);
     let mut first = prompt("look at the repo");
-    first.input.push(ResponseItem::GhostSnapshot {
-        commit: "abc".into(),
-        phase: "before".into(),
-        turn_id: "t1".into(),
-        snapshot: serde_json::Value::Null,
-    });
+    first.input.push(ghost_snapshot());
     first.tools.push(ToolSpec::function(
         "shell",
         "run a command",
@@ -100,6 +105,30 @@ async fn records_every_prompt_without_model_invisible_items() {
     assert_eq!(prompts[0].tools, first.tools);
     assert!(prompts[0].parallel_tool_calls);
     assert_eq!(model.last_prompt(), Some(second));
+}
+
+#[tokio::test]
+async fn a_shared_prompt_is_recorded_without_a_copy_and_read_back_as_the_model_saw_it() {
+    let model = ScriptedModel::new([ScriptedTurn::new().message("ok")]);
+    let mut shared = prompt("look at the repo");
+    shared.input.push(ghost_snapshot());
+    let shared = Arc::new(shared);
+
+    let events: Vec<_> = model
+        .stream_shared(Arc::clone(&shared), CancellationToken::new())
+        .collect()
+        .await;
+
+    assert!(matches!(
+        events.last(),
+        Some(Ok(ResponseEvent::Completed { .. }))
+    ));
+    // The model holds the caller's prompt itself: recording it copied nothing.
+    assert_eq!(Arc::strong_count(&shared), 2);
+    assert_eq!(
+        model.last_prompt().map(|seen| seen.input),
+        Some(vec![ResponseItem::user_text("look at the repo")])
+    );
 }
 
 #[tokio::test]

@@ -41,6 +41,17 @@ impl ApprovalRequest {
         Self::new(ApprovalSubject::Command {
             command,
             cwd: cwd.into(),
+            without_sandbox: false,
+        })
+    }
+
+    /// A request to run `command` (argv) in `cwd` outside the sandbox: a wider permission than
+    /// running it confined, so approving one never approves the other for the session.
+    pub fn command_without_sandbox(command: Vec<String>, cwd: impl Into<PathBuf>) -> Self {
+        Self::new(ApprovalSubject::Command {
+            command,
+            cwd: cwd.into(),
+            without_sandbox: true,
         })
     }
 
@@ -84,6 +95,10 @@ pub enum ApprovalSubject {
         command: Vec<String>,
         /// Where it would run.
         cwd: PathBuf,
+        /// Whether it would run outside the session's sandbox (a rerun of a command the
+        /// sandbox refused); absent on the wire when false.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        without_sandbox: bool,
     },
     /// Apply a patch to files.
     Patch {

@@ -255,8 +255,13 @@ fn sub_session_outcome() -> impl Strategy<Value = SubSessionOutcome> {
 
 fn approval_subject() -> impl Strategy<Value = ApprovalSubject> {
     prop_oneof![
-        (vec(text(), 0..4), path())
-            .prop_map(|(command, cwd)| ApprovalSubject::Command { command, cwd }),
+        (vec(text(), 0..4), path(), any::<bool>()).prop_map(|(command, cwd, without_sandbox)| {
+            ApprovalSubject::Command {
+                command,
+                cwd,
+                without_sandbox,
+            }
+        }),
         (vec(path(), 0..3), text(), path())
             .prop_map(|(files, diff, cwd)| { ApprovalSubject::Patch { files, diff, cwd } }),
         (text(), text(), json_value()).prop_map(|(server, tool, arguments)| {

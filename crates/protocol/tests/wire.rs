@@ -493,6 +493,7 @@ fn every_approval_subject_matches_its_snapshot() {
         ApprovalSubject::Command {
             command: vec!["rm".into(), "-r".into(), "build".into()],
             cwd: PathBuf::from("/repo"),
+            without_sandbox: false,
         },
         ApprovalSubject::Patch {
             files: vec![PathBuf::from("src/lib.rs")],
@@ -515,6 +516,22 @@ fn every_approval_subject_matches_its_snapshot() {
         ApprovalSubject::ToolCall { .. } => "tool_call",
         ApprovalSubject::Question { .. } => "question",
     });
+}
+
+#[test]
+fn a_command_outside_the_sandbox_says_so_and_a_confined_one_is_unchanged_on_the_wire() {
+    let confined = ApprovalRequest::command(vec!["touch".into(), "x".into()], "/repo");
+    let unconfined =
+        ApprovalRequest::command_without_sandbox(vec!["touch".into(), "x".into()], "/repo");
+    assert_eq!(
+        serde_json::to_value(&confined).unwrap()["subject"],
+        json!({"type": "command", "command": ["touch", "x"], "cwd": "/repo"})
+    );
+    assert_eq!(
+        serde_json::to_value(&unconfined).unwrap()["subject"],
+        json!({"type": "command", "command": ["touch", "x"], "cwd": "/repo", "without_sandbox": true})
+    );
+    assert_ne!(confined.subject, unconfined.subject);
 }
 
 #[test]

@@ -106,6 +106,15 @@ impl TaskContext {
         lock(&self.shared.history).clone()
     }
 
+    /// Runs `f` on the session's history in place, without copying it.
+    ///
+    /// The history is locked while `f` runs, so `f` must not record, replace or read the
+    /// history through this context (that would deadlock); use it for a quick pass such as
+    /// building a prompt, and [`history`](Self::history) for a copy to keep.
+    pub fn with_history<R>(&self, f: impl FnOnce(&[ResponseItem]) -> R) -> R {
+        f(&lock(&self.shared.history))
+    }
+
     /// Appends items to the history (and the rollout).
     pub fn record_items(&self, items: impl IntoIterator<Item = ResponseItem>) {
         let mut history = lock(&self.shared.history);

@@ -33,6 +33,51 @@ pub const MISSING_OUTPUT: &str =
 /// assert!(matches!(&input[2], ResponseItem::FunctionCallOutput { call_id, .. } if call_id == "a"));
 /// ```
 pub fn prompt_input(history: &[ResponseItem]) -> Vec<ResponseItem> {
+    if is_paired(history) {
+        return history
+            .iter()
+            .filter(|item| item.is_model_visible())
+            .cloned()
+            .collect();
+    }
+    repaired(history)
+}
+
+/// More calls than this open at once sends the check to [`repaired`]: the open calls are
+/// searched one by one, which must stay cheaper than hashing.
+const MAX_OPEN_CALLS: usize = 64;
+
+/// Whether every output follows its call and every call has an output, the shape a history
+/// has unless a turn was cut off; then every model-visible item is sent as it is.
+///
+/// One pass comparing ids with the few calls still open, no hashing, so the usual request
+/// pays only for copying the history.
+fn is_paired(history: &[ResponseItem]) -> bool {
+    let mut open: Vec<&str> = Vec::new();
+    for item in history {
+        match item {
+            ResponseItem::FunctionCall { call_id, .. } => {
+                if open.len() == MAX_OPEN_CALLS {
+                    return false;
+                }
+                open.push(call_id);
+            }
+            ResponseItem::FunctionCallOutput { call_id, .. } => {
+                match open.iter().position(|open| *open == call_id.as_str()) {
+                    Some(index) => {
+                        open.remove(index);
+                    }
+                    None => return false,
+                }
+            }
+            _ => {}
+        }
+    }
+    open.is_empty()
+}
+
+/// [`prompt_input`] for a history with unanswered calls or stray outputs.
+fn repaired(history: &[ResponseItem]) -> Vec<ResponseItem> {
     let mut calls = HashSet::new();
     let mut answered = HashSet::new();
     for item in history {
@@ -158,5 +203,76 @@ fn local_image(path: &Path) -> ContentItem {
         Err(error) => ContentItem::InputText {
             text: format!("[the image {} could not be read: {error}]", path.display()),
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// A call, an output or a message, over a few call ids so that ids repeat, outputs come
+    /// before their calls, and calls go unanswered.
+    fn item() -> impl Strategy<Value = ResponseItem> {
+        prop_oneof![
+            (0..6_u8).prop_map(|id| ResponseItem::FunctionCall {
+                call_id: format!("c{id}"),
+                name: "shell".into(),
+                arguments: "{}".into(),
+            }),
+            (0..6_u8).prop_map(|id| ResponseItem::FunctionCallOutput {
+                call_id: format!("c{id}"),
+                output: "ok".into(),
+                success: Some(true),
+            }),
+            Just(ResponseItem::user_text("go on")),
+            Just(ResponseItem::Unknown),
+        ]
+    }
+
+    /// A history whose calls are each answered later, several open at once.
+    fn paired(calls: usize, open_at_once: usize) -> Vec<ResponseItem> {
+        let mut history = Vec::new();
+        for start in (0..calls).step_by(open_at_once) {
+            let ids: Vec<String> = (start..(start + open_at_once).min(calls))
+                .map(|n| format!("c{n}"))
+                .collect();
+            for id in &ids {
+                history.push(ResponseItem::FunctionCall {
+                    call_id: id.clone(),
+                    name: "shell".into(),
+                    arguments: "{}".into(),
+                });
+            }
+            for id in ids.iter().rev() {
+                history.push(ResponseItem::FunctionCallOutput {
+                    call_id: id.clone(),
+                    output: "ok".into(),
+                    success: None,
+                });
+            }
+        }
+        history
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        /// The paired shortcut sends exactly what the full repair would.
+        #[test]
+        fn the_shortcut_agrees_with_the_repair(history in proptest::collection::vec(item(), 0..24)) {
+            prop_assert_eq!(prompt_input(&history), repaired(&history));
+        }
+    }
+
+    #[test]
+    fn a_paired_history_takes_the_shortcut_and_too_many_open_calls_do_not() {
+        let history = paired(200, MAX_OPEN_CALLS);
+        assert!(is_paired(&history));
+        assert_eq!(prompt_input(&history), repaired(&history));
+        let wide = paired(200, MAX_OPEN_CALLS + 1);
+        assert!(!is_paired(&wide));
+        assert_eq!(prompt_input(&wide), repaired(&wide));
     }
 }

@@ -86,10 +86,12 @@ impl RegularTask {
             if !steered.is_empty() {
                 ctx.record_items([user_message(&steered, ctx.cwd())]);
             }
-            let prompt = with_overrides(
-                build_prompt(config, &ctx.history(), ctx.tools()),
+            // Built in place and shared with the model: a request copies the history once, not
+            // three times (a snapshot, the prompt, a recording client's copy).
+            let prompt = Arc::new(with_overrides(
+                ctx.with_history(|history| build_prompt(config, history, ctx.tools())),
                 ctx.service::<TurnOverrides>(),
-            );
+            ));
             self.ledger.next_response();
             let response = match self.sample(ctx, model, &prompt, token).await {
                 Ok(response) => response,
@@ -147,10 +149,10 @@ impl RegularTask {
         &self,
         ctx: &Arc<TaskContext>,
         model: &dyn ModelClient,
-        prompt: &turnkit_model::Prompt,
+        prompt: &Arc<turnkit_model::Prompt>,
         token: &CancellationToken,
     ) -> Result<Response, Stopped> {
-        let mut stream = model.stream(prompt, token.clone());
+        let mut stream = model.stream_shared(Arc::clone(prompt), token.clone());
         let mut response = Response::default();
         // One waiter for the whole stream: registering a new one per event costs more than
         // forwarding the event.

@@ -94,3 +94,65 @@ async fn a_downstream_tool_registered_on_the_builder_is_offered_and_called() {
             })
     );
 }
+
+/// A downstream tool that reads the session's history in place, without copying it.
+struct HistoryLength;
+
+#[turnkit::async_trait]
+impl Tool for HistoryLength {
+    fn spec(&self) -> ToolSpec {
+        ToolSpec::function(
+            "history_length",
+            "Says how many items the conversation has.",
+            turnkit::serde_json::json!({ "type": "object" }),
+        )
+    }
+
+    async fn call(
+        &self,
+        ctx: Arc<TaskContext>,
+        _call_id: &str,
+        _arguments: turnkit::serde_json::Value,
+        _cancellation_token: CancellationToken,
+    ) -> ToolOutput {
+        ToolOutput::success(ctx.with_history(<[ResponseItem]>::len).to_string())
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_tool_reads_the_history_in_place_and_each_request_sends_all_of_it() {
+    let model = ScriptedModel::new([
+        ScriptedTurn::new().function_call(
+            "call-1",
+            "history_length",
+            turnkit::serde_json::json!({}),
+        ),
+        ScriptedTurn::new().message("Two items."),
+    ]);
+    let builder = turnkit::builder()
+        .service(Arc::new(model.clone()) as Arc<dyn ModelClient>)
+        .tool(HistoryLength);
+    let mut session = TestSession::from_builder(builder).build();
+
+    session
+        .run(Op::UserInput {
+            items: vec![UserInput::text("how long is this conversation?")],
+        })
+        .await;
+
+    // The question and the call were in the history when the tool ran.
+    let output = ResponseItem::FunctionCallOutput {
+        call_id: "call-1".into(),
+        output: "2".into(),
+        success: Some(true),
+    };
+    let prompts = model.prompts();
+    assert_eq!(prompts.len(), 2);
+    assert_eq!(
+        prompts[0].input,
+        vec![ResponseItem::user_text("how long is this conversation?")]
+    );
+    assert_eq!(prompts[1].input.len(), 3);
+    assert_eq!(prompts[1].input[..1], prompts[0].input[..]);
+    assert_eq!(prompts[1].input[2], output);
+}

@@ -9,8 +9,8 @@ use std::time::Duration;
 use turnkit::tasks_regular::BuiltinTools;
 use turnkit::testkit::TestSession;
 use turnkit::{
-    ApprovalPolicy, CancellationToken, EventMsg, SessionTask, TaskContext, TaskKind, TaskResult,
-    UserInput,
+    ApprovalPolicy, CancellationToken, EventMsg, SandboxPolicy, SessionTask, TaskContext, TaskKind,
+    TaskResult, UserInput,
 };
 
 /// A turn of the user's own that calls tools the way a model's turn would.
@@ -61,7 +61,8 @@ impl SessionTask for ThreeCalls {
 async fn the_built_in_tools_registered_through_the_facade_plan_edit_and_run() {
     let builder = turnkit::builder()
         .tool_registry(BuiltinTools::new().registry())
-        .approval_policy(ApprovalPolicy::Never);
+        .approval_policy(ApprovalPolicy::Never)
+        .sandbox_policy(SandboxPolicy::workspace_write());
     let mut session = TestSession::from_builder(builder)
         .event_timeout(Duration::from_secs(60))
         .build();

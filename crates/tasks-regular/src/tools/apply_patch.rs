@@ -7,7 +7,9 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use serde::Deserialize;
-use turnkit_protocol::{ApprovalRequest, ApprovalSubject, EventMsg, FileChange, ToolSpec};
+use turnkit_protocol::{
+    ApprovalRequest, ApprovalSubject, EventMsg, FileChange, SandboxPolicy, ToolSpec,
+};
 use turnkit_session_core::{CancellationToken, TaskContext, Tool, ToolOutput, parse_arguments};
 
 use super::OnDrop;
@@ -76,6 +78,9 @@ impl Tool for ApplyPatchTool {
             Ok(plan) => plan,
             Err(output) => return output,
         };
+        if let Err(output) = allowed_by_sandbox(ctx.sandbox_policy(), &root, plan.changes()) {
+            return output;
+        }
         if approval::patch_needs_approval(ctx.approval_policy(), &arguments.escalation) {
             let approved = plan.changes().to_vec();
             let mut request = ApprovalRequest::new(ApprovalSubject::Patch {
@@ -105,6 +110,87 @@ impl Tool for ApplyPatchTool {
         }
         commit(&ctx, call_id, plan, &cancellation_token).await
     }
+}
+
+/// Whether the session's sandbox policy lets the patch write every file it touches.
+///
+/// The patch is written by this process, where Landlock does not reach, so the policy is
+/// checked here, the way the sandbox would apply it to a command: `read_only` writes nothing,
+/// `workspace_write` writes below the session's directory or an extra writable root but never
+/// into a `.git` directory's `hooks` or `config`, and `full_access` writes anywhere. Symbolic
+/// links in the existing part of each path are resolved first. A refused patch writes nothing.
+fn allowed_by_sandbox(
+    policy: &SandboxPolicy,
+    root: &Path,
+    changes: &[FileChange],
+) -> Result<(), ToolOutput> {
+    let refuse = |why: String| {
+        Err(ToolOutput::failure(format!(
+            "the patch was not applied and no file was changed: {why}; the session's sandbox policy is {policy}, which only the user can change (for example to full_access, chosen knowingly)"
+        )))
+    };
+    match policy {
+        SandboxPolicy::FullAccess => Ok(()),
+        SandboxPolicy::ReadOnly { .. } => {
+            refuse("the sandbox allows no writes to files".to_owned())
+        }
+        SandboxPolicy::WorkspaceWrite { writable_roots, .. } => {
+            let roots: Vec<PathBuf> = std::iter::once(root)
+                .chain(writable_roots.iter().map(PathBuf::as_path))
+                .filter_map(|root| std::fs::canonicalize(root).ok())
+                .collect();
+            for file in changed_files(changes) {
+                let resolved = resolve(&root.join(&file));
+                let Some(inside) = roots
+                    .iter()
+                    .find_map(|root| resolved.strip_prefix(root).ok())
+                else {
+                    return refuse(format!(
+                        "`{}` is outside the writable directories",
+                        file.display()
+                    ));
+                };
+                if is_protected(inside) {
+                    return refuse(format!(
+                        "`{}` is inside a .git directory's hooks or config, which the sandbox keeps read-only",
+                        file.display()
+                    ));
+                }
+            }
+            Ok(())
+        }
+    }
+}
+
+/// `path` with its longest existing prefix canonicalised (symbolic links followed).
+fn resolve(path: &Path) -> PathBuf {
+    let mut rest = Vec::new();
+    let mut existing = path;
+    loop {
+        if let Ok(canonical) = std::fs::canonicalize(existing) {
+            return rest
+                .iter()
+                .rev()
+                .fold(canonical, |path, part| path.join(part));
+        }
+        match (existing.parent(), existing.file_name()) {
+            (Some(parent), Some(name)) => {
+                rest.push(name.to_owned());
+                existing = parent;
+            }
+            _ => return path.to_path_buf(),
+        }
+    }
+}
+
+/// Whether a path relative to a writable root lies in a `.git` directory's `hooks` or
+/// `config`.
+fn is_protected(relative: &Path) -> bool {
+    let parts: Vec<_> = relative.components().collect();
+    parts.windows(2).any(|pair| {
+        pair[0].as_os_str() == ".git"
+            && (pair[1].as_os_str() == "hooks" || pair[1].as_os_str() == "config")
+    })
 }
 
 /// Parses and checks the patch off the runtime's threads (it reads every file it touches).
@@ -248,4 +334,21 @@ fn combined_diff(changes: &[FileChange]) -> String {
         }
     }
     diff
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::is_protected;
+
+    #[test]
+    fn git_hooks_and_config_are_protected_at_any_depth() {
+        assert!(is_protected(Path::new(".git/config")));
+        assert!(is_protected(Path::new(".git/hooks/pre-commit")));
+        assert!(is_protected(Path::new("vendor/lib/.git/hooks")));
+        assert!(!is_protected(Path::new(".git/HEAD")));
+        assert!(!is_protected(Path::new("src/config")));
+        assert!(!is_protected(Path::new("hooks/.git")));
+    }
 }

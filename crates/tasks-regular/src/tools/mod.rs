@@ -40,6 +40,7 @@ mod shell;
 mod subagent;
 mod update_plan;
 
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -69,6 +70,7 @@ pub struct BuiltinTools {
     max_parallel_subagents: usize,
     shell_timeout: Duration,
     output_limits: ModelOutputLimits,
+    sandbox_helper: Option<PathBuf>,
 }
 
 impl Default for BuiltinTools {
@@ -78,6 +80,7 @@ impl Default for BuiltinTools {
             max_parallel_subagents: DEFAULT_MAX_PARALLEL_SUBAGENTS,
             shell_timeout: DEFAULT_SHELL_TIMEOUT,
             output_limits: ModelOutputLimits::default(),
+            sandbox_helper: None,
         }
     }
 }
@@ -118,14 +121,25 @@ impl BuiltinTools {
         self
     }
 
+    /// The sandbox helper binary `shell` confines commands with, instead of searching for it
+    /// (see `turnkit_sandbox::locate_helper`); a path that is not an executable file makes
+    /// every sandboxed command fail closed.
+    #[must_use]
+    pub fn sandbox_helper(mut self, path: impl Into<PathBuf>) -> Self {
+        self.sandbox_helper = Some(path.into());
+        self
+    }
+
     /// The tools, in the order a prompt lists them.
     pub fn tools(&self) -> Vec<Arc<dyn Tool>> {
+        let mut shell = ShellTool::new()
+            .default_timeout(self.shell_timeout)
+            .output_limits(self.output_limits);
+        if let Some(path) = &self.sandbox_helper {
+            shell = shell.sandbox_helper(path);
+        }
         let mut tools: Vec<Arc<dyn Tool>> = vec![
-            Arc::new(
-                ShellTool::new()
-                    .default_timeout(self.shell_timeout)
-                    .output_limits(self.output_limits),
-            ),
+            Arc::new(shell),
             Arc::new(ApplyPatchTool::new()),
             Arc::new(UpdatePlanTool::new()),
         ];

@@ -9,8 +9,10 @@ use async_trait::async_trait;
 use serde::Deserialize;
 use turnkit_exec::{CommandSpec, DeltaBudget, ExecOutput, OutputChunk, OutputStream};
 use turnkit_protocol::{
-    ApprovalRequest, EventMsg, ExecCommandEnd, ExecSource, ExecStream, ToolSpec,
+    ApprovalPolicy, ApprovalRequest, EventMsg, ExecCommandEnd, ExecSource, ExecStream,
+    SandboxPolicy, ToolSpec,
 };
+use turnkit_sandbox::{Refusal, Sandbox, recognise_refusal};
 use turnkit_session_core::{CancellationToken, TaskContext, Tool, ToolOutput, parse_arguments};
 
 use super::OnDrop;
@@ -31,10 +33,17 @@ const MAX_DELTA_BYTES: usize = 8 * 1024 * 1024;
 /// Events: `exec_command_begin` (source `agent`), `exec_command_output_delta`s, and exactly one
 /// `exec_command_end`, also when the call is cancelled (the process tree is killed) or dropped.
 /// It can change files and never runs beside other calls.
+///
+/// The command runs under the session's [`SandboxPolicy`] (unless it is `full_access`), and
+/// does not run at all when the sandbox cannot be set up. When a sandboxed command fails and
+/// its output says the sandbox refused it something, the user is asked (under every approval
+/// policy but `never`) whether to run it again without the sandbox; a rerun sends a second
+/// pair of exec events with the same call id.
 #[derive(Clone, Debug)]
 pub struct ShellTool {
     default_timeout: Duration,
     output_limits: ModelOutputLimits,
+    sandbox_helper: Option<PathBuf>,
 }
 
 impl Default for ShellTool {
@@ -42,6 +51,7 @@ impl Default for ShellTool {
         Self {
             default_timeout: DEFAULT_SHELL_TIMEOUT,
             output_limits: ModelOutputLimits::default(),
+            sandbox_helper: None,
         }
     }
 }
@@ -74,6 +84,14 @@ impl ShellTool {
     #[must_use]
     pub fn output_limits(mut self, limits: ModelOutputLimits) -> Self {
         self.output_limits = limits;
+        self
+    }
+
+    /// The sandbox helper binary to confine commands with, instead of searching for it; a
+    /// path that is not an executable file makes every sandboxed command fail closed.
+    #[must_use]
+    pub fn sandbox_helper(mut self, path: impl Into<PathBuf>) -> Self {
+        self.sandbox_helper = Some(path.into());
         self
     }
 }
@@ -157,21 +175,94 @@ impl Tool for ShellTool {
         let timeout = arguments
             .timeout_ms
             .map_or(self.default_timeout, Duration::from_millis);
+        let policy = ctx.sandbox_policy().clone();
+        let ran = self
+            .run(
+                &ctx,
+                call_id,
+                arguments.command.clone(),
+                cwd.clone(),
+                timeout,
+                &policy,
+                cancellation_token.clone(),
+            )
+            .await;
+        let Some(refusal) = ran.refusal else {
+            return ran.output;
+        };
+        let refused = format!(
+            "{}\nThe sandbox (policy {policy}) refused this command: {}.",
+            ran.output.text.trim_end(),
+            refusal.reason()
+        );
+        if ctx.approval_policy() == ApprovalPolicy::Never {
+            return ToolOutput::failure(format!(
+                "{refused} The approval policy is never, so it cannot be run without the sandbox; do it another way, within what the sandbox allows"
+            ));
+        }
+        if let Some(output) = ask_to_rerun(&ctx, call_id, &arguments.command, &cwd, &refusal).await
+        {
+            return ToolOutput::failure(format!("{refused}\n{}", output.text));
+        }
+        if cancellation_token.is_cancelled() {
+            return ToolOutput::failure(format!(
+                "{refused}\nThe turn was interrupted before the command ran again."
+            ));
+        }
         self.run(
             &ctx,
             call_id,
             arguments.command,
             cwd,
             timeout,
+            &SandboxPolicy::FullAccess,
             cancellation_token,
         )
         .await
+        .output
     }
 }
 
+/// Asks the user whether to run a command the sandbox refused again without it; `None` when
+/// approved, or the output that ends the call.
+///
+/// # Cancel safety
+///
+/// Cancel safe: dropping the future withdraws the request.
+async fn ask_to_rerun(
+    ctx: &TaskContext,
+    call_id: &str,
+    command: &[String],
+    cwd: &Path,
+    refusal: &Refusal,
+) -> Option<ToolOutput> {
+    let request = ApprovalRequest::command_without_sandbox(command.to_vec(), cwd)
+        .with_call_id(call_id)
+        .with_reason(format!(
+            "{}; run the command again without the sandbox?",
+            refusal.reason()
+        ));
+    let what = format!(
+        "running the command `{}` again without the sandbox",
+        command.join(" ")
+    );
+    approval::ask(ctx, request, &what).await
+}
+
+/// What one run of a command gave: the model's output, and what the sandbox refused it when
+/// its output says so.
+struct Ran {
+    output: ToolOutput,
+    refusal: Option<Refusal>,
+}
+
 impl ShellTool {
-    /// Runs the command with its exec events; the process tree is gone when this returns or
-    /// is dropped.
+    /// Runs the command under `policy` with its exec events; the process tree is gone when
+    /// this returns or is dropped.
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "one call's parts, each used once; a struct would only rename them"
+    )]
     async fn run(
         &self,
         ctx: &Arc<TaskContext>,
@@ -179,9 +270,17 @@ impl ShellTool {
         command: Vec<String>,
         cwd: PathBuf,
         timeout: Duration,
+        policy: &SandboxPolicy,
         cancellation_token: CancellationToken,
-    ) -> ToolOutput {
-        let spec = CommandSpec::argv(&command).cwd(&cwd).timeout(timeout);
+    ) -> Ran {
+        let mut spec = CommandSpec::argv(&command).cwd(&cwd).timeout(timeout);
+        if !policy.is_full_access() {
+            let mut sandbox = Sandbox::new(policy.clone(), ctx.cwd());
+            if let Some(helper) = &self.sandbox_helper {
+                sandbox = sandbox.helper(helper);
+            }
+            spec = spec.sandbox(sandbox);
+        }
         let started = tokio::time::Instant::now();
         ctx.send_event(EventMsg::ExecCommandBegin {
             call_id: call_id.to_owned(),
@@ -219,20 +318,38 @@ impl ShellTool {
                     deltas.is_capped(),
                 )));
                 if output.success() {
-                    ToolOutput::success(text)
+                    return Ran {
+                        output: ToolOutput::success(text),
+                        refusal: None,
+                    };
+                }
+                let refusal = if policy.is_full_access() || output.cancelled || output.timed_out {
+                    None
                 } else {
-                    ToolOutput::failure(text)
+                    recognise_refusal(output.exit_code(), &output.aggregated.to_string_lossy())
+                };
+                Ran {
+                    output: ToolOutput::failure(text),
+                    refusal,
                 }
             }
             Err(error) => {
-                let message = format!("the command could not be run: {error}");
+                let message = match error {
+                    turnkit_exec::Error::Sandbox { source } => format!(
+                        "the command did not run, because its sandbox (policy {policy}) cannot be set up: {source}"
+                    ),
+                    error => format!("the command could not be run: {error}"),
+                };
                 ctx.send_event(EventMsg::ExecCommandEnd(not_started_end(
                     call_id,
                     cwd,
                     &message,
                     started.elapsed(),
                 )));
-                ToolOutput::failure(message)
+                Ran {
+                    output: ToolOutput::failure(message),
+                    refusal: None,
+                }
             }
         }
     }

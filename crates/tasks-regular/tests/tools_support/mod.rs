@@ -15,7 +15,8 @@ use std::time::Duration;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use turnkit_protocol::{
-    ApprovalPolicy, Event, EventMsg, Op, ResponseItem, TaskKind, TurnAbortReason, UserInput,
+    ApprovalPolicy, Event, EventMsg, Op, ResponseItem, SandboxPolicy, TaskKind, TurnAbortReason,
+    UserInput,
 };
 use turnkit_session_core::{
     CancellationToken, SessionTask, TaskContext, TaskRegistration, TaskResult, ToolOutput,
@@ -153,6 +154,8 @@ pub(crate) fn builder(policy: ApprovalPolicy, tools: BuiltinTools) -> TestSessio
             builder
                 .tool_registry(tools.registry())
                 .approval_policy(policy)
+                // These tests are about the tools and approvals; tests/sandbox.rs confines.
+                .sandbox_policy(SandboxPolicy::FullAccess)
         })
         .event_timeout(Duration::from_secs(60))
 }
