@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use turnkit::ApprovalPolicy;
+use turnkit::{ApprovalPolicy, SandboxPolicy};
 
 /// Run an AI coding agent's session from a terminal, or drive one from a script.
 ///
@@ -82,6 +82,10 @@ pub(crate) struct ExecArgs {
     /// When to ask before running a command or changing files.
     #[arg(long, value_enum, default_value_t = PolicyArg::OnRequest)]
     pub(crate) approval_policy: PolicyArg,
+    /// What the agent's commands may touch: `workspace-write` (the default: the working
+    /// directory and temp dirs), `read-only`, or `full-access` (no sandbox).
+    #[arg(long, value_enum, default_value_t = SandboxArg::WorkspaceWrite)]
+    pub(crate) sandbox: SandboxArg,
     #[command(flatten)]
     pub(crate) common: CommonArgs,
     #[command(flatten)]
@@ -101,6 +105,10 @@ pub(crate) struct ResumeArgs {
     /// When to ask before running a command or changing files.
     #[arg(long, value_enum, default_value_t = PolicyArg::OnRequest)]
     pub(crate) approval_policy: PolicyArg,
+    /// What the agent's commands may touch: `workspace-write` (the default: the working
+    /// directory and temp dirs), `read-only`, or `full-access` (no sandbox).
+    #[arg(long, value_enum, default_value_t = SandboxArg::WorkspaceWrite)]
+    pub(crate) sandbox: SandboxArg,
     /// Print one protocol event per line on stdout (JSON), and nothing else there.
     #[arg(long)]
     pub(crate) json: bool,
@@ -215,4 +223,25 @@ pub(crate) enum WireApiArg {
     Responses,
     /// Chat Completions (`/chat/completions`), which Ollama, vLLM and llama.cpp serve.
     Chat,
+}
+
+/// `--sandbox`.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub(crate) enum SandboxArg {
+    /// Commands may read anything and write nothing.
+    ReadOnly,
+    /// Commands may write the working directory and temporary directories.
+    WorkspaceWrite,
+    /// No sandbox.
+    FullAccess,
+}
+
+impl From<SandboxArg> for SandboxPolicy {
+    fn from(sandbox: SandboxArg) -> Self {
+        match sandbox {
+            SandboxArg::ReadOnly => SandboxPolicy::read_only(),
+            SandboxArg::WorkspaceWrite => SandboxPolicy::workspace_write(),
+            SandboxArg::FullAccess => SandboxPolicy::FullAccess,
+        }
+    }
 }

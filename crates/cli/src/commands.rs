@@ -111,6 +111,7 @@ pub(crate) async fn exec(args: ExecArgs) -> anyhow::Result<Outcome> {
     let text = prompt(args.prompt.as_slice())?;
     let policy = args.approval_policy.into();
     let (builder, id) = new_session(&cwd, policy)?;
+    let builder = builder.sandbox_policy(args.sandbox.into());
     run_turn(model.install(builder), args.common.json, policy, &id, text).await
 }
 
@@ -133,6 +134,7 @@ pub(crate) async fn resume(args: ResumeArgs) -> anyhow::Result<Outcome> {
     let builder = turnkit::builder()
         .cwd(&stored.cwd)
         .approval_policy(policy)
+        .sandbox_policy(args.sandbox.into())
         .resume(&stored.path);
     run_turn(model.install(builder), args.json, policy, &stored.id, text).await
 }

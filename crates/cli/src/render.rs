@@ -410,13 +410,23 @@ pub(crate) fn approval_text(request: &ApprovalRequest, origin: Option<&ApprovalO
         );
     }
     match &request.subject {
-        ApprovalSubject::Command { command, cwd } => {
+        ApprovalSubject::Command {
+            command,
+            cwd,
+            without_sandbox,
+        } => {
             let _ = write!(
                 text,
                 "\n  {CYAN}$ {}{CYAN:#} {DIM}in {}{DIM:#}",
                 shell_words(command),
                 cwd.display()
             );
+            if *without_sandbox {
+                let _ = write!(
+                    text,
+                    "\n  {RED}outside the sandbox{RED:#} (the sandbox refused it)"
+                );
+            }
         }
         ApprovalSubject::Patch { diff, .. } => {
             text.push('\n');

@@ -171,7 +171,8 @@ fn resume_last_continues_the_stored_session() {
 #[test]
 fn sigint_during_a_long_shell_tool_call_leaves_no_process_and_exits_130() {
     let project = Project::new(&[]);
-    let pid_file = project.store.path().join("pid");
+    // Inside the project: the shell tool runs in the workspace-write sandbox.
+    let pid_file = project.dir.path().join("pid");
     let script = project.script(&json!({ "turns": [
         { "steps": [{ "type": "function_call", "call_id": "call-1", "name": "shell",
                       "arguments": { "command": ["sh", "-c", format!("echo $$ > {}; sleep 30 & sleep 30; wait", pid_file.display())] } }] },
@@ -564,5 +565,42 @@ fn compact_summarises_the_directorys_latest_session() {
         text(&listed.stdout).lines().count(),
         1,
         "the same session was compacted; the summarising child's rollout is not listed"
+    );
+}
+
+#[test]
+fn sandbox_read_only_keeps_the_agents_command_from_writing() {
+    let project = Project::new(&[]);
+    let script = project.script(&json!({ "turns": [
+        { "steps": [{ "type": "function_call", "call_id": "call-1", "name": "shell",
+                      "arguments": { "command": ["touch", "written.txt"] } }] },
+        { "steps": [{ "type": "message", "text": "Tried." }] }
+    ]}));
+    let script = script.to_str().expect("utf-8");
+    let common = [
+        "exec",
+        "--json",
+        "--approval-policy",
+        "never",
+        "--scripted",
+        script,
+    ];
+    let confined =
+        project.run(&[&common[..], &["--sandbox", "read-only", "write a file"]].concat());
+    assert_eq!(
+        confined.status.code(),
+        Some(0),
+        "{}",
+        text(&confined.stderr)
+    );
+    assert!(
+        !project.dir.path().join("written.txt").exists(),
+        "the sandbox refused the write"
+    );
+    let allowed = project.run(&[&common[..], &["write a file"]].concat());
+    assert_eq!(allowed.status.code(), Some(0), "{}", text(&allowed.stderr));
+    assert!(
+        project.dir.path().join("written.txt").exists(),
+        "workspace-write allows the project"
     );
 }
