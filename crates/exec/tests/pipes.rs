@@ -109,8 +109,10 @@ async fn an_escaped_process_that_keeps_writing_does_not_hang_the_read() {
     // It floods stderr; stdout stays small so the pid line is kept whatever the cap.
     let script = ESCAPE.replace("setsid env -i sleep 30", "setsid env -i yes >&2");
     let started = Instant::now();
+    // A drain long enough that `yes` has surely written by its end on a loaded machine, and
+    // far shorter than the bound below: the read still ends although the writer never stops.
     let output = run(
-        CommandSpec::argv(["sh", "-c", &script]).drain_timeout(Duration::from_millis(100)),
+        CommandSpec::argv(["sh", "-c", &script]).drain_timeout(Duration::from_secs(1)),
         CancellationToken::new(),
     )
     .await
