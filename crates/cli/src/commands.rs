@@ -56,7 +56,7 @@ fn prompt(words: &[String]) -> anyhow::Result<String> {
 fn new_session(cwd: &Path, policy: ApprovalPolicy) -> anyhow::Result<(SessionBuilder, String)> {
     let dir = store::sessions_dir()?;
     let id = store::fresh_id();
-    let builder = turnkit::builder()
+    let builder = crate::session_builder()
         .session_id(id.clone())
         .cwd(cwd)
         .approval_policy(policy)
@@ -131,7 +131,7 @@ pub(crate) async fn resume(args: ResumeArgs) -> anyhow::Result<Outcome> {
     let model = model::Model::from_args(&args.model)?;
     let text = prompt(words)?;
     let policy = args.approval_policy.into();
-    let builder = turnkit::builder()
+    let builder = crate::session_builder()
         .cwd(&stored.cwd)
         .approval_policy(policy)
         .sandbox_policy(args.sandbox.into())
@@ -208,7 +208,9 @@ pub(crate) async fn undo(args: UndoArgs) -> anyhow::Result<Outcome> {
     if args.dry_run {
         return undo_plan(&stored.path, &cwd, args.common.json).await;
     }
-    let builder = turnkit::builder().cwd(&stored.cwd).resume(&stored.path);
+    let builder = crate::session_builder()
+        .cwd(&stored.cwd)
+        .resume(&stored.path);
     let mut driver = start(builder, args.common.json, ApprovalPolicy::default(), None)?;
     driver.run(Op::Undo).await
 }
@@ -334,7 +336,9 @@ pub(crate) async fn compact(args: CompactArgs) -> anyhow::Result<Outcome> {
             cwd.display()
         )
     })?;
-    let builder = turnkit::builder().cwd(&stored.cwd).resume(&stored.path);
+    let builder = crate::session_builder()
+        .cwd(&stored.cwd)
+        .resume(&stored.path);
     let builder = model.install(builder);
     let mut driver = start(builder, args.common.json, ApprovalPolicy::default(), None)?;
     driver.run(Op::Compact).await

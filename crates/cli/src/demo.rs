@@ -60,7 +60,7 @@ pub(crate) async fn demo(args: DemoArgs) -> anyhow::Result<Outcome> {
     let repo = temp.path().join("greeter");
     make_repo(&repo)?;
     let model = ScriptedModel::new([]);
-    let builder = turnkit::builder()
+    let builder = crate::session_builder()
         .cwd(&repo)
         .approval_policy(ApprovalPolicy::Untrusted)
         .service(Arc::new(model.clone()) as Arc<dyn ModelClient>)

@@ -31,6 +31,17 @@ impl std::fmt::Display for Usage {
 impl std::error::Error for Usage {}
 
 fn main() -> ExitCode {
+    // The binary is also the sandbox's helper: a confined command is started as
+    // `turnkit --confinement <json> -- <program> [args...]` (see `session_builder`), so the one
+    // installed binary is enough and a confined command never runs unconfined for want of a
+    // second one. No subcommand of ours starts with that flag.
+    #[cfg(target_os = "linux")]
+    if std::env::args_os()
+        .nth(1)
+        .is_some_and(|arg| arg == "--confinement")
+    {
+        return turnkit::sandbox::helper_main();
+    }
     let cli = Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -61,6 +72,19 @@ fn main() -> ExitCode {
             ExitCode::from(if usage { 2 } else { 1 })
         }
     }
+}
+
+/// `turnkit::builder()` with the built-in tools' sandbox helper set to this very binary.
+pub(crate) fn session_builder() -> turnkit::SessionBuilder {
+    let tools = match std::env::current_exe() {
+        Ok(exe) => turnkit::tasks_regular::BuiltinTools::new()
+            .sandbox_helper(exe)
+            .registry(),
+        // Without its own path the helper is searched for as the sandbox crate says.
+        Err(_) => turnkit::tasks_regular::BuiltinTools::new().registry(),
+    };
+    // Registered before the facade's kinds, so these tools take the built-in ones' places.
+    turnkit::SessionBuilderExt::with_enabled_kinds(turnkit::Session::builder().tool_registry(tools))
 }
 
 async fn run(cli: Cli) -> anyhow::Result<u8> {

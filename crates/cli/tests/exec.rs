@@ -604,3 +604,46 @@ fn sandbox_read_only_keeps_the_agents_command_from_writing() {
         "workspace-write allows the project"
     );
 }
+
+#[test]
+fn the_binary_alone_confines_the_agents_commands_without_a_separate_helper() {
+    // A copy of the binary in a folder of its own, as `cargo install` leaves it: no
+    // `turnkit-sandbox-exec` beside it, and none named in the environment.
+    let project = Project::new(&[]);
+    let bin = tempfile::tempdir().expect("a temp dir");
+    let alone = bin.path().join("turnkit");
+    std::fs::copy(env!("CARGO_BIN_EXE_turnkit"), &alone).expect("copy the binary");
+    let script = project.script(&json!({ "turns": [
+        { "steps": [{ "type": "function_call", "call_id": "call-1", "name": "shell",
+                      "arguments": { "command": ["touch", "written.txt"] } }] },
+        { "steps": [{ "type": "message", "text": "Wrote it." }] }
+    ]}));
+    let script = script.to_str().expect("utf-8");
+    let output = project
+        .command_of(
+            &alone,
+            &[
+                "exec",
+                "--json",
+                "--approval-policy",
+                "never",
+                "--scripted",
+                script,
+                "write a file",
+            ],
+        )
+        .env_remove("TURNKIT_SANDBOX_HELPER")
+        .env("PATH", "/usr/bin:/bin")
+        .output()
+        .expect("run turnkit");
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    let ends: Vec<_> = events(&output.stdout)
+        .into_iter()
+        .filter_map(|event| match event.msg {
+            EventMsg::ExecCommandEnd(end) => Some(end.exit_code),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(ends, [Some(0)], "the confined command ran and succeeded");
+    assert!(project.dir.path().join("written.txt").exists());
+}

@@ -42,7 +42,12 @@ impl Project {
     /// `turnkit ARGS` in the project, with no terminal and no model settings from the
     /// environment.
     pub fn command(&self, args: &[&str]) -> Command {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_turnkit"));
+        self.command_of(Path::new(env!("CARGO_BIN_EXE_turnkit")), args)
+    }
+
+    /// As [`command`](Self::command), with the `turnkit` binary at `program`.
+    pub fn command_of(&self, program: &Path, args: &[&str]) -> Command {
+        let mut command = Command::new(program);
         command
             .args(args)
             .current_dir(self.dir.path())
