@@ -193,10 +193,7 @@ async fn tracked_folder_named_like_a_build_folder_is_captured() {
     .unwrap();
     test.write("build/top.rs", "edited by the turn\n");
     let after = test.snapshot(&repo).await;
-    let cancel = CancellationToken::new();
-    let plan = plan_undo(&repo, &before, &after, &cancel).await.unwrap();
-    assert!(plan.conflicts.is_empty(), "{:?}", plan.conflicts);
-    assert!(apply_undo(&plan, &cancel).await.unwrap().is_complete());
+    support::undo_completely(&repo, &before, &after).await;
     assert_eq!(test.read("tests/build/one.rs").unwrap(), b"one\n");
     assert_eq!(test.read("tests/build/old.rs").unwrap(), b"old\n");
     assert!(test.read("tests/build/new.rs").is_none());
@@ -214,16 +211,11 @@ async fn untracked_build_folder_is_still_left_out() {
     test.write("src/target/debug.o", "object\n");
     let repo = test.open().await;
     let snap = test.snapshot(&repo).await;
-    let skipped: Vec<_> = snap
-        .skipped
-        .iter()
-        .map(|s| (s.path.to_str().unwrap(), s.reason.clone()))
-        .collect();
     assert_eq!(
-        skipped,
+        support::skipped(&snap),
         [
-            ("build", SkipReason::DependencyFolder),
-            ("src/target", SkipReason::DependencyFolder)
+            ("build".to_owned(), SkipReason::DependencyFolder),
+            ("src/target".to_owned(), SkipReason::DependencyFolder)
         ]
     );
 }
@@ -246,9 +238,7 @@ async fn deleted_private_untracked_file_comes_back_private() {
         std::fs::remove_file(test.path(path)).unwrap();
     }
     let after = test.snapshot(&repo).await;
-    let cancel = CancellationToken::new();
-    let plan = plan_undo(&repo, &before, &after, &cancel).await.unwrap();
-    assert!(apply_undo(&plan, &cancel).await.unwrap().is_complete());
+    support::undo_completely(&repo, &before, &after).await;
     for (path, mode) in [(".env", 0o600), ("id_key", 0o400), ("tool", 0o750)] {
         let found = std::fs::metadata(test.path(path))
             .unwrap()
@@ -272,9 +262,7 @@ async fn private_file_edited_by_the_turn_is_restored_private() {
     std::fs::remove_file(test.path(".env")).unwrap();
     test.write(".env", "SECRET=2\n");
     let after = test.snapshot(&repo).await;
-    let cancel = CancellationToken::new();
-    let plan = plan_undo(&repo, &before, &after, &cancel).await.unwrap();
-    assert!(apply_undo(&plan, &cancel).await.unwrap().is_complete());
+    support::undo_completely(&repo, &before, &after).await;
     assert_eq!(test.read(".env").unwrap(), b"SECRET=1\n");
     let mode = std::fs::metadata(test.path(".env"))
         .unwrap()
@@ -336,17 +324,12 @@ async fn fifo_is_listed_as_skipped() {
     }
     let repo = test.open().await;
     let snap = test.snapshot(&repo).await;
-    let skipped: Vec<_> = snap
-        .skipped
-        .iter()
-        .map(|s| (s.path.to_str().unwrap(), s.reason.clone()))
-        .collect();
     assert_eq!(
-        skipped,
+        support::skipped(&snap),
         [
-            ("fresh/pipe", SkipReason::SpecialFile),
-            ("pipe", SkipReason::SpecialFile),
-            ("src/pipe", SkipReason::SpecialFile)
+            ("fresh/pipe".to_owned(), SkipReason::SpecialFile),
+            ("pipe".to_owned(), SkipReason::SpecialFile),
+            ("src/pipe".to_owned(), SkipReason::SpecialFile)
         ]
     );
 }
@@ -454,16 +437,14 @@ async fn untracked_crlf_file_under_text_auto_comes_back_byte_for_byte() {
     std::fs::remove_file(test.path("notes.txt")).unwrap();
     test.write("lf.txt", "the turn\n");
     let after = test.snapshot(&repo).await;
-    let cancel = CancellationToken::new();
-    let plan = plan_undo(&repo, &before, &after, &cancel).await.unwrap();
-    assert!(apply_undo(&plan, &cancel).await.unwrap().is_complete());
+    support::undo_completely(&repo, &before, &after).await;
     assert_eq!(
         test.read("notes.txt").unwrap(),
         b"untracked\r\nwith CRLF\r\n"
     );
     assert_eq!(test.read("lf.txt").unwrap(), b"now\r\nCRLF\r\n");
     let read = before
-        .read_file(&repo, Path::new("notes.txt"), &cancel)
+        .read_file(&repo, Path::new("notes.txt"), &CancellationToken::new())
         .await
         .unwrap();
     assert_eq!(read.as_deref(), Some(&b"untracked\r\nwith CRLF\r\n"[..]));

@@ -10,7 +10,9 @@ use std::time::SystemTime;
 
 use tempfile::TempDir;
 use tokio_util::sync::CancellationToken;
-use turnkit_git_snapshot::{OpenOptions, Repository, Snapshot, SnapshotOptions, snapshot};
+use turnkit_git_snapshot::{
+    OpenOptions, Repository, SkipReason, Snapshot, SnapshotOptions, apply_undo, plan_undo, snapshot,
+};
 
 /// A git repository in a temporary directory with its own empty global configuration.
 pub struct TestRepo {
@@ -193,4 +195,31 @@ impl TestRepo {
             .map(|(_, value)| value.parse::<u64>().expect("a count"))
             .sum()
     }
+}
+
+/// What a snapshot left out, as (path, reason) pairs in its order.
+#[allow(dead_code)]
+pub fn skipped(snap: &Snapshot) -> Vec<(String, SkipReason)> {
+    snap.skipped
+        .iter()
+        .map(|skip| {
+            (
+                skip.path.to_string_lossy().into_owned(),
+                skip.reason.clone(),
+            )
+        })
+        .collect()
+}
+
+/// Undoes the turn between `before` and `after`, asserting it plans no conflict and
+/// completes.
+#[allow(dead_code)]
+pub async fn undo_completely(repo: &Repository, before: &Snapshot, after: &Snapshot) {
+    let cancel = CancellationToken::new();
+    let plan = plan_undo(repo, before, after, &cancel)
+        .await
+        .expect("the undo plans");
+    assert!(plan.conflicts.is_empty(), "{:?}", plan.conflicts);
+    let report = apply_undo(&plan, &cancel).await.expect("the undo applies");
+    assert!(report.is_complete(), "{report:?}");
 }
