@@ -156,6 +156,40 @@ pub enum EventMsg {
         /// Every step, in order.
         plan: Vec<PlanStep>,
     },
+    /// A tool of an MCP server is about to be called (after any approval it needed).
+    McpToolCallBegin {
+        /// The model's call id; ties begin and end together.
+        call_id: String,
+        /// The server's name, as the session was configured with it.
+        server: String,
+        /// The tool's name on that server (the model sees `server__tool`).
+        tool: String,
+        /// The arguments sent, a JSON object.
+        #[serde(default)]
+        arguments: serde_json::Value,
+    },
+    /// An MCP tool call ended; exactly one follows each `mcp_tool_call_begin`.
+    McpToolCallEnd {
+        /// The model's call id.
+        call_id: String,
+        /// The server's name.
+        server: String,
+        /// The tool's name on that server.
+        tool: String,
+        /// The arguments sent, a JSON object.
+        #[serde(default)]
+        arguments: serde_json::Value,
+        /// Whether the call succeeded: the server answered and did not flag an error.
+        success: bool,
+        /// What the server answered (an MCP `CallToolResult`), or, when it did not answer
+        /// (it failed to start, timed out, crashed, or the call was cancelled),
+        /// `{"error": "<why>"}`.
+        #[serde(default)]
+        result: serde_json::Value,
+        /// How long the call took, in milliseconds.
+        #[serde(default)]
+        duration_ms: u64,
+    },
     /// An undo began.
     UndoStarted {
         /// What is being undone.

@@ -411,6 +411,25 @@ fn event_msg() -> impl Strategy<Value = EventMsg> {
                 stderr,
             }
         }),
+        (text(), text(), text(), text()).prop_map(|(call_id, server, tool, query)| {
+            EventMsg::McpToolCallBegin {
+                call_id,
+                server,
+                tool,
+                arguments: serde_json::json!({ "query": query }),
+            }
+        }),
+        (text(), text(), text(), any::<bool>(), text(), any::<u64>()).prop_map(
+            |(call_id, server, tool, success, text, duration_ms)| EventMsg::McpToolCallEnd {
+                call_id,
+                server,
+                tool,
+                arguments: serde_json::json!({}),
+                success,
+                result: serde_json::json!({ "content": [{ "type": "text", "text": text }] }),
+                duration_ms,
+            },
+        ),
         (option::of(text()), vec(plan_step(), 0..4))
             .prop_map(|(explanation, plan)| EventMsg::PlanUpdate { explanation, plan }),
         option::of(text()).prop_map(|message| EventMsg::UndoStarted { message }),

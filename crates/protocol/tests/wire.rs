@@ -235,6 +235,24 @@ fn tool_event_msgs() -> Vec<EventMsg> {
             stdout: "Success. Updated the following files:\nM src/lib.rs\n".into(),
             stderr: String::new(),
         },
+        EventMsg::McpToolCallBegin {
+            call_id: "call-10".into(),
+            server: "docs".into(),
+            tool: "search".into(),
+            arguments: serde_json::json!({"query": "tokio select"}),
+        },
+        EventMsg::McpToolCallEnd {
+            call_id: "call-10".into(),
+            server: "docs".into(),
+            tool: "search".into(),
+            arguments: serde_json::json!({"query": "tokio select"}),
+            success: true,
+            result: serde_json::json!({
+                "content": [{"type": "text", "text": "tokio::select! waits on several futures"}],
+                "isError": false
+            }),
+            duration_ms: 12,
+        },
         EventMsg::PlanUpdate {
             explanation: Some("the test needs a fixture first".into()),
             plan: vec![
@@ -356,6 +374,8 @@ fn event_msg_tag(msg: &EventMsg) -> &'static str {
         EventMsg::ExecCommandOutputDelta { .. } => "exec_command_output_delta",
         EventMsg::ExecCommandEnd(_) => "exec_command_end",
         EventMsg::PatchApplyBegin { .. } => "patch_apply_begin",
+        EventMsg::McpToolCallBegin { .. } => "mcp_tool_call_begin",
+        EventMsg::McpToolCallEnd { .. } => "mcp_tool_call_end",
         EventMsg::PatchApplyEnd { .. } => "patch_apply_end",
         EventMsg::PlanUpdate { .. } => "plan_update",
         EventMsg::UndoStarted { .. } => "undo_started",

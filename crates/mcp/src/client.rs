@@ -1,0 +1,1 @@
+//! MCP servers' tools in a session (the client side).

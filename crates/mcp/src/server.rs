@@ -1,0 +1,1 @@
+//! A turnkit session served as an MCP server (the server side).
