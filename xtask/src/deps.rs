@@ -26,6 +26,12 @@ const SESSIONLESS: &[&str] = &[
 ];
 /// The sandbox sits beside exec: exec runs commands through it, so it never needs exec.
 const SANDBOX: &str = "turnkit-sandbox";
+/// The protocol crates beside the facade: they drive sessions, so they must not need the facade
+/// (which re-exports them) or any task kind; and they are the only way their SDKs get linked.
+const BESIDE_FACADE: &[(&str, &str)] = &[
+    ("turnkit-mcp", "rmcp"),
+    ("turnkit-acp", "agent-client-protocol"),
+];
 const EXEC: &str = "turnkit-exec";
 
 /// Checks every boundary whose crates exist and fails with all violations found.
@@ -91,6 +97,21 @@ pub(crate) fn run(workspace: &Workspace) -> Result<()> {
         }
     }
 
+    for &(name, _) in BESIDE_FACADE.iter().filter(|(name, _)| workspace.has(name)) {
+        checked += 1;
+        let dependencies = tree(&["-p", name, "--all-features"])?;
+        if dependencies.contains(FACADE) {
+            violations.push(format!(
+                "{name} depends on {FACADE}; it sits beside the facade, which re-exports it"
+            ));
+        }
+        for task in tasks_crates(&dependencies) {
+            violations.push(format!(
+                "{name} depends on {task}; it drives sessions through session-core only"
+            ));
+        }
+    }
+
     if workspace.has(FACADE) {
         checked += facade(workspace, &mut violations)?;
     }
@@ -117,6 +138,14 @@ fn facade(workspace: &Workspace, violations: &mut Vec<String>) -> Result<usize> 
     }
     // Test code belongs in a user's dev-dependencies, never in what `turnkit` links by default.
     let default = normal_dependencies(workspace, &["-p", FACADE])?;
+    // An agent that needs neither MCP nor ACP links neither SDK.
+    for &(_, sdk) in BESIDE_FACADE {
+        if default.contains(sdk) {
+            violations.push(format!(
+                "{FACADE} links {sdk} with its default features; keep its feature out of `full`"
+            ));
+        }
+    }
     if default.contains(TESTKIT) {
         violations.push(format!(
             "{FACADE} links {TESTKIT} with its default features; keep `testkit` out of `full`"
