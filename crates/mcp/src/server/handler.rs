@@ -30,7 +30,29 @@ use super::tools::{BadArguments, REPLY_TOOL, ReplyArguments, START_TOOL, StartAr
 use super::turn::{Status, TurnContext, TurnOutcome, run_turn};
 
 /// One session the server holds; a call holds its lock for the whole turn.
-type Slot = Arc<tokio::sync::Mutex<Session>>;
+type Slot = Arc<SessionSlot>;
+
+struct SessionSlot {
+    session: Arc<tokio::sync::Mutex<Session>>,
+    /// The cancellation of the call running a turn, while one does: a reply that finds the
+    /// session busy waits for a cancelled call's turn to end instead of failing.
+    current_call: Mutex<Option<CancellationToken>>,
+}
+
+impl SessionSlot {
+    fn new(session: Session) -> Slot {
+        Arc::new(Self {
+            session: Arc::new(tokio::sync::Mutex::new(session)),
+            current_call: Mutex::new(None),
+        })
+    }
+
+    fn current_call(&self) -> std::sync::MutexGuard<'_, Option<CancellationToken>> {
+        self.current_call
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+}
 
 /// The MCP server: the `turnkit` and `turnkit_reply` tools over sessions from a
 /// [`SessionFactory`].
@@ -142,7 +164,9 @@ impl McpServer {
         let mut shutdowns = JoinSet::new();
         for slot in slots {
             shutdowns.spawn(async move {
-                let Ok(mut session) = tokio::time::timeout(bound, slot.lock_owned()).await else {
+                let Ok(mut session) =
+                    tokio::time::timeout(bound, slot.session.clone().lock_owned()).await
+                else {
                     return;
                 };
                 if session.submit(Op::Shutdown).is_err() {
@@ -189,13 +213,13 @@ impl McpServer {
             Err(error) => return tool_error(&factory_message(&error)),
         };
         let id = session.id().to_owned();
-        let slot: Slot = Arc::new(tokio::sync::Mutex::new(session));
+        let slot = SessionSlot::new(session);
         // Locked before anyone else can see it, so this call runs the first turn.
-        let Ok(session) = slot.clone().try_lock_owned() else {
+        let Ok(session) = slot.session.clone().try_lock_owned() else {
             return tool_error("the new session was taken by another call");
         };
-        self.sessions().insert(id, slot);
-        self.run(session, arguments.prompt, context).await
+        self.sessions().insert(id, slot.clone());
+        self.run(&slot, session, arguments.prompt, context).await
     }
 
     async fn reply(
@@ -211,13 +235,40 @@ impl McpServer {
                 Err(result) => return result,
             },
         };
-        let Ok(session) = slot.try_lock_owned() else {
-            return tool_error(&format!(
-                "session {} is running a turn for another call; wait for that call's result (or cancel it), then reply",
-                arguments.session_id
-            ));
+        let session = if let Ok(session) = slot.session.clone().try_lock_owned() {
+            session
+        } else {
+            let Some(session) = self.wait_for_stopping_call(&slot).await else {
+                return tool_error(&format!(
+                    "session {} is running a turn for another call; wait for that call's result (or cancel it), then reply",
+                    arguments.session_id
+                ));
+            };
+            session
         };
-        self.run(session, arguments.prompt, context).await
+        self.run(&slot, session, arguments.prompt, context).await
+    }
+
+    /// The session, once the call holding it ends, when that call was cancelled (its turn is
+    /// being interrupted); `None` when the holding call is live or does not end in time.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: it only waits for a lock.
+    async fn wait_for_stopping_call(&self, slot: &SessionSlot) -> Option<OwnedMutexGuard<Session>> {
+        let stopping = slot
+            .current_call()
+            .as_ref()
+            .is_some_and(CancellationToken::is_cancelled);
+        if !stopping {
+            return None;
+        }
+        tokio::time::timeout(
+            self.inner.options.stop_bound,
+            slot.session.clone().lock_owned(),
+        )
+        .await
+        .ok()
     }
 
     async fn resume(&self, session_id: &str) -> Result<Slot, CallToolResult> {
@@ -236,7 +287,7 @@ impl McpServer {
             }
             Err(error) => return Err(tool_error(&factory_message(&error))),
         };
-        let slot: Slot = Arc::new(tokio::sync::Mutex::new(session));
+        let slot = SessionSlot::new(session);
         // Two replies racing to resume the same id: the first one's session is kept.
         let slot = self
             .sessions()
@@ -248,11 +299,13 @@ impl McpServer {
 
     async fn run(
         &self,
+        slot: &SessionSlot,
         mut session: OwnedMutexGuard<Session>,
         prompt: String,
         context: RequestContext<RoleServer>,
     ) -> CallToolResult {
         let session_id = session.id().to_owned();
+        *slot.current_call() = Some(context.ct.clone());
         let mut reporter = Reporter::new(
             context.peer.clone(),
             context.meta.get_progress_token(),
@@ -271,6 +324,10 @@ impl McpServer {
             },
         )
         .await;
+        // Cleared while the session is still locked, so a caller that finds it locked always
+        // sees the token of the call that holds it (or none yet).
+        *slot.current_call() = None;
+        drop(session);
         result(&session_id, &outcome)
     }
 }
