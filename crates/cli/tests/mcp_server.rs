@@ -537,3 +537,117 @@ async fn closing_stdin_shuts_the_sessions_down_and_exits_0() {
         records.last()
     );
 }
+
+#[test]
+fn stdout_carries_only_json_rpc_messages() {
+    let project = Project::new(&[]);
+    let script = project.script(&json!({ "turns": [] }));
+    let mut child = project
+        .command(&["mcp-server", "--scripted", script.to_str().expect("utf-8")])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start turnkit mcp-server");
+    {
+        use std::io::Write as _;
+        let mut stdin = child.stdin.take().expect("stdin");
+        for message in [
+            json!({ "jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+                "protocolVersion": "2025-06-18", "capabilities": {},
+                "clientInfo": { "name": "raw", "version": "0" } } }),
+            json!({ "jsonrpc": "2.0", "method": "notifications/initialized" }),
+            json!({ "jsonrpc": "2.0", "id": 2, "method": "tools/list" }),
+        ] {
+            writeln!(stdin, "{message}").expect("write a message");
+        }
+        // Dropping stdin closes it: the server answers what it read, then exits.
+    }
+    let output = child.wait_with_output().expect("the server exits");
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        support::text(&output.stderr)
+    );
+    let lines: Vec<Value> = support::text(&output.stdout)
+        .lines()
+        .map(|line| {
+            serde_json::from_str(line).unwrap_or_else(|error| panic!("not JSON ({error}): {line}"))
+        })
+        .collect();
+    assert!(
+        lines.iter().all(|line| line["jsonrpc"] == "2.0"),
+        "{lines:?}"
+    );
+    let ids: Vec<&Value> = lines.iter().map(|line| &line["id"]).collect();
+    assert_eq!(ids, [&json!(1), &json!(2)], "{lines:?}");
+    assert_eq!(lines[0]["result"]["protocolVersion"], "2025-06-18");
+    assert!(
+        support::text(&output.stderr).contains("serving MCP on stdin and stdout"),
+        "notes for a person go to stderr"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_mid_command_kills_the_command_and_shuts_the_session_down() {
+    let project = Project::new(&[]);
+    let script = project.script(&json!({ "turns": [
+        { "steps": [{ "type": "function_call", "call_id": "call-1", "name": "shell",
+                      "arguments": { "command": ["bash", "-c", "echo $$ > sleep.pid; exec sleep 30"] } }] }
+    ]}));
+    let mut child = tokio::process::Command::from(project.command(&[
+        "mcp-server",
+        "--scripted",
+        script.to_str().expect("utf-8"),
+    ]))
+    .stdin(std::process::Stdio::piped())
+    .stdout(std::process::Stdio::piped())
+    .kill_on_drop(true)
+    .spawn()
+    .expect("start turnkit mcp-server");
+    let server_pid = child.id().expect("a pid");
+    let stdout = child.stdout.take().expect("stdout");
+    let stdin = child.stdin.take().expect("stdin");
+    let client = Client {
+        decision: None,
+        seen: Arc::default(),
+    }
+    .serve((stdout, stdin))
+    .await
+    .expect("the client connects");
+    let call = tokio::spawn({
+        let peer = client.peer().clone();
+        let params = call_of(json!({ "tool": "turnkit", "prompt": "sleep", "cwd": cwd(&project) }));
+        async move { peer.call_tool(params).await }
+    });
+    let pid = tokio::task::spawn_blocking({
+        let path = project.path().join("sleep.pid");
+        move || wait_for_pid(&path)
+    })
+    .await
+    .expect("waited");
+    assert!(process_alive(pid));
+
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &server_pid.to_string()])
+        .status()
+        .expect("run kill");
+    assert!(killed.success());
+    let status = tokio::time::timeout(TIMEOUT, child.wait())
+        .await
+        .expect("the server exits after SIGTERM")
+        .expect("waited");
+    assert_eq!(status.code(), Some(0));
+    assert!(!process_alive(pid), "the command {pid} outlived the server");
+    let records = rollout(&project);
+    assert!(
+        matches!(
+            records.last(),
+            Some(RolloutRecord::Event { event }) if matches!(event.msg, EventMsg::ShutdownComplete)
+        ),
+        "the session was shut down in order: {:?}",
+        records.last()
+    );
+    call.abort();
+}

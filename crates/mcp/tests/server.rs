@@ -35,7 +35,8 @@ const TIMEOUT: Duration = Duration::from_secs(60);
 ///
 /// - `count`: answers how many `count` prompts the history holds;
 /// - `ask`: asks to run `touch approved` and answers with the decision;
-/// - `wait`: waits until the turn is cancelled.
+/// - `wait`: waits until the turn is cancelled;
+/// - `delegate`: runs `ask` in a sub-session.
 fn regular_task(aborts: Arc<AtomicUsize>) -> FnTask {
     FnTask::new(TaskKind::REGULAR, |ctx, input, cancellation| async move {
         let text: String = input
@@ -63,6 +64,17 @@ fn regular_task(aborts: Arc<AtomicUsize>) -> FnTask {
                 cancellation.cancelled().await;
                 "cancelled".to_owned()
             }
+            "delegate" => {
+                let mut child = ctx.sub_session().start().expect("a sub-session starts");
+                let outcome = child
+                    .run_once_forwarded(turnkit_protocol::Op::UserInput {
+                        items: vec![UserInput::text("ask")],
+                    })
+                    .await
+                    .expect("the child runs");
+                child.close().await;
+                format!("child: {outcome:?}")
+            }
             _ => {
                 let users = ctx.with_history(|items| {
                     items
@@ -81,10 +93,22 @@ fn regular_task(aborts: Arc<AtomicUsize>) -> FnTask {
     })
 }
 
-#[derive(Clone, Default)]
+#[derive(Clone)]
 struct Factory {
     aborts: Arc<AtomicUsize>,
     starts: Arc<Mutex<Vec<StartRequest>>>,
+    /// Where the sessions' rollouts go.
+    store: Arc<tempfile::TempDir>,
+}
+
+impl Default for Factory {
+    fn default() -> Self {
+        Self {
+            aborts: Arc::default(),
+            starts: Arc::default(),
+            store: Arc::new(tempfile::tempdir().expect("a temp dir")),
+        }
+    }
 }
 
 #[async_trait]
@@ -95,8 +119,14 @@ impl SessionFactory for Factory {
                 "this server has no model `nope`; leave `model` out".to_owned(),
             ));
         }
-        self.starts.lock().expect("lock").push(request.clone());
+        let number = {
+            let mut starts = self.starts.lock().expect("lock");
+            starts.push(request.clone());
+            starts.len()
+        };
         Session::builder()
+            .session_id(format!("session-{number}"))
+            .rollout(self.store.path().join(format!("session-{number}.jsonl")))
             .task(regular_task(self.aborts.clone()).registration())
             .cwd(&request.cwd)
             .approval_policy(request.approval_policy)
@@ -358,6 +388,34 @@ async fn an_approval_is_asked_through_elicitation_and_the_answer_reaches_the_ses
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sub_sessions_approval_is_asked_with_its_origin() {
+    let harness = connect(Some("deny"), ServerOptions::default()).await;
+    let result = harness.start("delegate").await;
+    assert_eq!(result.is_error, Some(false), "{}", text(&result));
+    let message = structured(&result)["message"].as_str().expect("a message");
+    assert!(message.contains("decision: Denied"), "{message}");
+    let request = structured(&result)["approvals"][0]["request"]
+        .as_str()
+        .expect("a request");
+    assert!(
+        request.contains("asked by sub-session") && request.contains("at depth 1"),
+        "{request}"
+    );
+    assert_eq!(structured(&result)["approvals"][0]["answered_by"], "client");
+    let seen = harness.seen.lock().expect("lock");
+    assert!(
+        seen.questions[0].contains("asked by sub-session"),
+        "{:?}",
+        seen.questions
+    );
+    assert!(
+        text(&result).contains("the client's user declined"),
+        "{}",
+        text(&result)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_elicitation_the_fallback_denies_and_the_result_says_what_was_declined() {
     let harness = connect(None, ServerOptions::default()).await;
     let result = harness.start("ask").await;
@@ -446,13 +504,33 @@ async fn a_cancelled_call_interrupts_its_turn_and_the_session_takes_the_next_rep
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn closing_the_connection_shuts_every_session_down_and_ends_serve() {
     let harness = connect(None, ServerOptions::default()).await;
-    let result = harness.start("count").await;
-    assert_eq!(result.is_error, Some(false));
-    let Harness { client, server, .. } = harness;
+    for _ in 0..2 {
+        let result = harness.start("count").await;
+        assert_eq!(result.is_error, Some(false));
+    }
+    let Harness {
+        client,
+        server,
+        factory,
+        ..
+    } = harness;
     client.cancel().await.expect("the client stops");
     let served = tokio::time::timeout(TIMEOUT, server)
         .await
         .expect("serve ends when the connection closes")
         .expect("serve did not panic");
     assert!(served.is_ok(), "{served:?}");
+    for number in 1..=2 {
+        let path = factory.store.path().join(format!("session-{number}.jsonl"));
+        let (records, _) = turnkit_session_core::read_rollout(&path).expect("a rollout");
+        assert!(
+            matches!(
+                records.last(),
+                Some(turnkit_session_core::RolloutRecord::Event { event })
+                    if event.msg == turnkit_protocol::EventMsg::ShutdownComplete
+            ),
+            "session {number} was shut down in order: {:?}",
+            records.last()
+        );
+    }
 }
