@@ -131,6 +131,35 @@ impl Server {
     }
 }
 
+/// Starts `turnkit mcp-server --scripted` with pipes of the test's own, so the test can
+/// close its stdin, signal it and wait for it; the client is connected over the pipes.
+async fn spawn_on_pipes(
+    project: &Project,
+    script: &Value,
+) -> (tokio::process::Child, RunningService<RoleClient, Client>) {
+    let script = project.script(script);
+    let mut child = tokio::process::Command::from(project.command(&[
+        "mcp-server",
+        "--scripted",
+        script.to_str().expect("utf-8"),
+    ]))
+    .stdin(std::process::Stdio::piped())
+    .stdout(std::process::Stdio::piped())
+    .kill_on_drop(true)
+    .spawn()
+    .expect("start turnkit mcp-server");
+    let stdout = child.stdout.take().expect("stdout");
+    let stdin = child.stdin.take().expect("stdin");
+    let client = Client {
+        decision: None,
+        seen: Arc::default(),
+    }
+    .serve((stdout, stdin))
+    .await
+    .expect("the client connects");
+    (child, client)
+}
+
 /// `{"tool": NAME, ...arguments}` as a call.
 fn call_of(value: Value) -> CallToolRequestParams {
     let Value::Object(mut map) = value else {
@@ -487,28 +516,10 @@ async fn bad_arguments_are_tool_errors_naming_the_problem() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn closing_stdin_shuts_the_sessions_down_and_exits_0() {
     let project = Project::new(&[]);
-    let script = project.script(&json!({ "turns": [
+    let script = json!({ "turns": [
         { "steps": [{ "type": "message", "text": "Hello." }] }
-    ]}));
-    let mut child = tokio::process::Command::from(project.command(&[
-        "mcp-server",
-        "--scripted",
-        script.to_str().expect("utf-8"),
-    ]))
-    .stdin(std::process::Stdio::piped())
-    .stdout(std::process::Stdio::piped())
-    .kill_on_drop(true)
-    .spawn()
-    .expect("start turnkit mcp-server");
-    let stdout = child.stdout.take().expect("stdout");
-    let stdin = child.stdin.take().expect("stdin");
-    let client = Client {
-        decision: None,
-        seen: Arc::default(),
-    }
-    .serve((stdout, stdin))
-    .await
-    .expect("the client connects");
+    ]});
+    let (mut child, client) = spawn_on_pipes(&project, &script).await;
     let result = tokio::time::timeout(
         TIMEOUT,
         client.call_tool(call_of(
@@ -592,30 +603,12 @@ fn stdout_carries_only_json_rpc_messages() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_mid_command_kills_the_command_and_shuts_the_session_down() {
     let project = Project::new(&[]);
-    let script = project.script(&json!({ "turns": [
+    let script = json!({ "turns": [
         { "steps": [{ "type": "function_call", "call_id": "call-1", "name": "shell",
                       "arguments": { "command": ["bash", "-c", "echo $$ > sleep.pid; exec sleep 30"] } }] }
-    ]}));
-    let mut child = tokio::process::Command::from(project.command(&[
-        "mcp-server",
-        "--scripted",
-        script.to_str().expect("utf-8"),
-    ]))
-    .stdin(std::process::Stdio::piped())
-    .stdout(std::process::Stdio::piped())
-    .kill_on_drop(true)
-    .spawn()
-    .expect("start turnkit mcp-server");
+    ]});
+    let (mut child, client) = spawn_on_pipes(&project, &script).await;
     let server_pid = child.id().expect("a pid");
-    let stdout = child.stdout.take().expect("stdout");
-    let stdin = child.stdin.take().expect("stdin");
-    let client = Client {
-        decision: None,
-        seen: Arc::default(),
-    }
-    .serve((stdout, stdin))
-    .await
-    .expect("the client connects");
     let call = tokio::spawn({
         let peer = client.peer().clone();
         let params = call_of(json!({ "tool": "turnkit", "prompt": "sleep", "cwd": cwd(&project) }));
@@ -650,4 +643,55 @@ async fn sigterm_mid_command_kills_the_command_and_shuts_the_session_down() {
         records.last()
     );
     call.abort();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reply_resumes_a_session_an_earlier_server_stored() {
+    let project = Project::new(&[]);
+    let (mut first, client) = spawn_on_pipes(
+        &project,
+        &json!({ "turns": [{ "steps": [{ "type": "message", "text": "Hello." }] }] }),
+    )
+    .await;
+    let started = tokio::time::timeout(
+        TIMEOUT,
+        client.call_tool(call_of(
+            json!({ "tool": "turnkit", "prompt": "hi", "cwd": cwd(&project) }),
+        )),
+    )
+    .await
+    .expect("in time")
+    .expect("answered");
+    let session_id = structured(&started)["session_id"]
+        .as_str()
+        .expect("an id")
+        .to_owned();
+    client.cancel().await.expect("the client stops");
+    tokio::time::timeout(TIMEOUT, first.wait())
+        .await
+        .expect("the first server exits")
+        .expect("waited");
+
+    let (_second, client) = spawn_on_pipes(
+        &project,
+        &json!({ "turns": [{ "steps": [{ "type": "message", "text": "Welcome back." }] }] }),
+    )
+    .await;
+    let replied = tokio::time::timeout(
+        TIMEOUT,
+        client.call_tool(call_of(
+            json!({ "tool": "turnkit_reply", "session_id": session_id, "prompt": "again" }),
+        )),
+    )
+    .await
+    .expect("in time")
+    .expect("answered");
+    assert_eq!(replied.is_error, Some(false), "{}", text(&replied));
+    assert_eq!(structured(&replied)["message"], "Welcome back.");
+    let records = rollout(&project);
+    assert_eq!(
+        records.iter().filter_map(user_text).collect::<Vec<_>>(),
+        ["hi", "again"],
+        "the reply continued the stored session"
+    );
 }

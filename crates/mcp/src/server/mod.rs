@@ -19,13 +19,18 @@
 //!
 //! ```no_run
 //! # async fn example(factory: impl turnkit_mcp::server::SessionFactory) -> Result<(), turnkit_mcp::server::Error> {
-//! use turnkit_mcp::server::{McpServer, ServerOptions};
+//! use tokio_util::sync::CancellationToken;
+//! use turnkit_mcp::server::{ApprovalFallback, McpServer, ServerOptions};
 //!
-//! McpServer::new(factory, ServerOptions::default())
-//!     .serve(rmcp::transport::stdio())
-//!     .await
+//! // Cancel the token on SIGTERM to interrupt running turns and shut every session down.
+//! let stop = CancellationToken::new();
+//! let options = ServerOptions::default().approval_fallback(ApprovalFallback::Deny);
+//! McpServer::new(factory, options).serve_stdio(stop).await
 //! # }
 //! ```
+//!
+//! [`McpServer::serve`] takes any rmcp server transport instead (the tests use an in-memory
+//! duplex pipe).
 
 // MCP logging (levels, `logging/setLevel`, log notifications) is deprecated by the
 // protocol's 2026-07-28 revision (SEP-2577), which this server does not speak; on the
