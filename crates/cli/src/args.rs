@@ -38,6 +38,8 @@ pub(crate) enum Command {
     Sessions(SessionsArgs),
     /// Run a guided tour of every task kind, offline, in a fresh temporary git repository.
     Demo(DemoArgs),
+    /// Serve sessions over MCP on stdin and stdout, as the tools `turnkit` and `turnkit_reply`.
+    McpServer(crate::mcp_server::McpServerArgs),
     /// Print a shell completion script (for example `turnkit completions bash > turnkit.bash`).
     Completions(CompletionsArgs),
 }

@@ -8,6 +8,7 @@ mod args;
 mod commands;
 mod demo;
 mod drive;
+mod mcp_server;
 mod model;
 mod render;
 mod store;
@@ -101,6 +102,7 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
             0
         }
         Command::Demo(args) => demo::demo(args).await?.exit_code(),
+        Command::McpServer(args) => mcp_server::mcp_server(args).await?,
         Command::Completions(args) => {
             clap_complete::generate(
                 args.shell,

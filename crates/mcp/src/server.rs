@@ -1,1 +1,0 @@
-//! A turnkit session served as an MCP server (the server side).
