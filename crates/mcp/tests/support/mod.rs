@@ -46,12 +46,17 @@ pub(crate) fn server(name: &str, args: &[&str]) -> McpServerConfig {
 
 /// A test session running the regular turn with `model`, under `policy`, with the tools of
 /// `clients` registered the way a user does it.
+///
+/// Only the regular kind is registered (not `turnkit::builder()`'s every enabled kind), so the
+/// events are the same whichever features the workspace build turns on: ghost snapshots, on
+/// with `full`, would add a notice that the temporary directory is not a git repository.
 pub(crate) fn session(
     clients: McpClients,
     model: &ScriptedModel,
     policy: ApprovalPolicy,
 ) -> TestSession {
-    let builder = turnkit::builder()
+    let builder = turnkit::Session::builder()
+        .task(turnkit::tasks_regular::registration())
         .service(Arc::new(model.clone()) as Arc<dyn ModelClient>)
         .approval_policy(policy);
     TestSession::from_builder(clients.register(builder))
