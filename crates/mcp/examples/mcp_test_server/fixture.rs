@@ -106,7 +106,7 @@ impl ServerHandler for Fixture {
             |text: String| Ok(CallToolResult::success(vec![ContentBlock::text(text)]).into());
         match request.name.as_ref() {
             "read_file" => match std::fs::read_to_string(text_argument(&request, "path")?) {
-                Ok(content) => text(content),
+                Ok(file_text) => text(file_text),
                 Err(error) => Ok(CallToolResult::error(vec![ContentBlock::text(format!(
                     "cannot read it: {error}"
                 ))])

@@ -164,7 +164,7 @@ impl McpClients {
                 let exposed = name(&server.name, &tool.name);
                 tools.push(Arc::new(McpTool::new(
                     Arc::clone(server),
-                    tool.clone(),
+                    tool,
                     exposed,
                 )));
             }

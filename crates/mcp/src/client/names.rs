@@ -2,6 +2,7 @@
 //! (`^[a-zA-Z0-9_-]{1,64}$`) and unique in a session.
 
 use std::collections::HashSet;
+use std::fmt::Write as _;
 
 /// The longest tool name OpenAI's APIs accept.
 const MAX_LEN: usize = 64;
@@ -34,7 +35,7 @@ pub fn tool_name(server: &str, tool: &str) -> String {
         // Every character is ASCII now, so byte lengths are character counts.
         name.truncate(MAX_LEN - 9);
         name.push('_');
-        name.push_str(&format!("{:08x}", fnv1a(whole.as_bytes())));
+        let _ = write!(name, "{:08x}", fnv1a(whole.as_bytes()));
     }
     name
 }

@@ -32,7 +32,7 @@ pub(crate) struct McpTool {
 impl McpTool {
     pub(crate) fn new(
         server: Arc<ServerConnection>,
-        tool: rmcp::model::Tool,
+        tool: &rmcp::model::Tool,
         name: String,
     ) -> Self {
         let read_only = tool
