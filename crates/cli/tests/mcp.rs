@@ -18,7 +18,10 @@ fn server_program() -> PathBuf {
         .and_then(std::path::Path::parent)
         .expect("test binaries live in target/<profile>/deps")
         .join("examples")
-        .join(format!("mcp_test_server{}", std::env::consts::EXE_SUFFIX));
+        .join(format!(
+            "cli_mcp_test_server{}",
+            std::env::consts::EXE_SUFFIX
+        ));
     assert!(
         program.exists(),
         "{} is missing: cargo test builds it",

@@ -91,6 +91,15 @@ async fn cancelling_the_turn_mid_call_tells_the_server_and_ends_the_call_once() 
     session
         .events_until(|event| matches!(event.msg, EventMsg::McpToolCallBegin { .. }))
         .await;
+    // The begin event comes before the request is sent; interrupt once the server works on it.
+    assert!(
+        eventually(Duration::from_secs(10), || dir
+            .path()
+            .join("hang-started")
+            .exists())
+        .await,
+        "the server started the call"
+    );
     let interrupted = std::time::Instant::now();
     session.submit(Op::Interrupt);
     let events = session.events_until_terminal(&id).await;

@@ -121,6 +121,7 @@ impl ServerHandler for Fixture {
             "noop" => text("ok".to_owned()),
             "crash" => std::process::exit(3),
             "hang" => {
+                let _ = std::fs::write("hang-started", "started");
                 context.ct.cancelled().await;
                 let _ = std::fs::write("hang-cancelled", "cancelled");
                 Err(ErrorData::internal_error("cancelled", None))

@@ -8,8 +8,8 @@
 //! - `write_file { path, text }`: writes a file below its directory;
 //! - `noop` (read-only): answers `ok` at once (the benchmark's tool);
 //! - `crash`: the process exits in the middle of the call;
-//! - `hang` (read-only): answers only when the call is cancelled, after writing
-//!   `hang-cancelled` in its directory;
+//! - `hang` (read-only): writes `hang-started` in its directory, then answers only when the
+//!   call is cancelled, after writing `hang-cancelled` there;
 //! - `never` (read-only): never answers, not even to a cancellation.
 //!
 //! Flags: `--exit-at-once` writes a line on stderr and exits with 2 before the handshake;

@@ -162,11 +162,7 @@ impl McpClients {
         for server in &self.servers {
             for tool in &server.tools {
                 let exposed = name(&server.name, &tool.name);
-                tools.push(Arc::new(McpTool::new(
-                    Arc::clone(server),
-                    tool,
-                    exposed,
-                )));
+                tools.push(Arc::new(McpTool::new(Arc::clone(server), tool, exposed)));
             }
         }
         tools
