@@ -5,6 +5,8 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use turnkit::{ApprovalPolicy, SandboxPolicy};
 
+use crate::mcp_config::McpArgs;
+
 /// Run an AI coding agent's session from a terminal, or drive one from a script.
 ///
 /// Every command works in the current directory (or `--cd DIR`) and stores its session as a
@@ -92,6 +94,8 @@ pub(crate) struct ExecArgs {
     pub(crate) common: CommonArgs,
     #[command(flatten)]
     pub(crate) model: ModelArgs,
+    #[command(flatten)]
+    pub(crate) mcp: McpArgs,
 }
 
 /// `turnkit resume`.
@@ -116,6 +120,8 @@ pub(crate) struct ResumeArgs {
     pub(crate) json: bool,
     #[command(flatten)]
     pub(crate) model: ModelArgs,
+    #[command(flatten)]
+    pub(crate) mcp: McpArgs,
 }
 
 /// `turnkit shell`.

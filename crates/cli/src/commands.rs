@@ -15,7 +15,7 @@ use crate::args::{
 };
 use crate::drive::{Approvals, Driver, Outcome, Signals};
 use crate::render::{BOLD, DIM, GREEN, Output, YELLOW, shell_words};
-use crate::{Usage, model, store};
+use crate::{Usage, mcp_config, model, store};
 
 /// The directory a command works in: `--cd DIR` or the current one, made absolute.
 fn work_dir(cd: Option<&Path>) -> anyhow::Result<PathBuf> {
@@ -110,8 +110,10 @@ pub(crate) async fn exec(args: ExecArgs) -> anyhow::Result<Outcome> {
     let model = model::Model::from_args(&args.model)?;
     let text = prompt(args.prompt.as_slice())?;
     let policy = args.approval_policy.into();
+    let servers = mcp_config::configured_servers(&cwd, &args.mcp.mcp_servers)?;
     let (builder, id) = new_session(&cwd, policy)?;
     let builder = builder.sandbox_policy(args.sandbox.into());
+    let builder = mcp_config::connect(builder, servers, &cwd).await;
     run_turn(model.install(builder), args.common.json, policy, &id, text).await
 }
 
@@ -131,11 +133,13 @@ pub(crate) async fn resume(args: ResumeArgs) -> anyhow::Result<Outcome> {
     let model = model::Model::from_args(&args.model)?;
     let text = prompt(words)?;
     let policy = args.approval_policy.into();
+    let servers = mcp_config::configured_servers(&stored.cwd, &args.mcp.mcp_servers)?;
     let builder = crate::session_builder()
         .cwd(&stored.cwd)
         .approval_policy(policy)
         .sandbox_policy(args.sandbox.into())
         .resume(&stored.path);
+    let builder = mcp_config::connect(builder, servers, &stored.cwd).await;
     run_turn(model.install(builder), args.json, policy, &stored.id, text).await
 }
 

@@ -1,13 +1,15 @@
 //! `turnkit`: run an AI coding agent's session from a terminal, or drive one from a script.
 //!
 //! `args` holds the command line, `model` picks the model client, `store` keeps sessions as
-//! rollout files, `render` shows events (human or JSON lines), `drive` runs one operation to
+//! rollout files, `mcp_config` reads the MCP servers of `turnkit.toml` and `--mcp-server`,
+//! `render` shows events (human or JSON lines), `drive` runs one operation to
 //! its end with approvals and signals, `commands` and `demo` are the subcommands.
 
 mod args;
 mod commands;
 mod demo;
 mod drive;
+mod mcp_config;
 mod mcp_server;
 mod model;
 mod render;

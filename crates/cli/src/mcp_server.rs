@@ -10,13 +10,14 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::{Args, ValueEnum};
 use tokio::signal::unix::{SignalKind, signal};
-use turnkit::{CancellationToken, Session};
-use turnkit_mcp::server::{
+use turnkit::mcp::server::{
     ApprovalFallback, FactoryError, McpServer, ResumeRequest, ServerOptions, SessionFactory,
     StartRequest,
 };
+use turnkit::{CancellationToken, Session};
 
 use crate::args::{ModelArgs, PolicyArg, SandboxArg};
+use crate::mcp_config::{self, McpArgs};
 use crate::model::Model;
 use crate::store;
 
@@ -36,6 +37,8 @@ pub(crate) struct McpServerArgs {
     pub(crate) approval_fallback: FallbackArg,
     #[command(flatten)]
     pub(crate) model: ModelArgs,
+    #[command(flatten)]
+    pub(crate) mcp: McpArgs,
 }
 
 /// `--approval-fallback`.
@@ -78,6 +81,7 @@ pub(crate) async fn mcp_server(args: McpServerArgs) -> anyhow::Result<u8> {
     let factory = CliFactory {
         model,
         model_args: args.model,
+        mcp_flags: args.mcp.mcp_servers,
         sessions_dir,
     };
     McpServer::new(factory, options)
@@ -110,6 +114,8 @@ fn watch_signals(cancellation: CancellationToken) -> anyhow::Result<()> {
 struct CliFactory {
     model: Model,
     model_args: ModelArgs,
+    /// `--mcp-server` flags, added to each session's configured MCP servers.
+    mcp_flags: Vec<String>,
     sessions_dir: PathBuf,
 }
 
@@ -133,6 +139,18 @@ impl CliFactory {
             FactoryError::BadRequest(format!("cannot use the model `{name}`: {error:#}"))
         })
     }
+
+    /// Offers a session in `cwd` the tools of the MCP servers configured for it (the user's
+    /// and the project's `turnkit.toml`, then the server's `--mcp-server` flags).
+    async fn with_mcp_servers(
+        &self,
+        builder: turnkit::SessionBuilder,
+        cwd: &std::path::Path,
+    ) -> Result<turnkit::SessionBuilder, FactoryError> {
+        let servers = mcp_config::configured_servers(cwd, &self.mcp_flags)
+            .map_err(|error| FactoryError::BadRequest(format!("{error:#}")))?;
+        Ok(mcp_config::connect(builder, servers, cwd).await)
+    }
 }
 
 #[turnkit::async_trait]
@@ -146,6 +164,7 @@ impl SessionFactory for CliFactory {
             .approval_policy(request.approval_policy)
             .sandbox_policy(request.sandbox_policy)
             .rollout(store::rollout_path(&self.sessions_dir, &id));
+        let builder = self.with_mcp_servers(builder, &request.cwd).await?;
         model
             .install(builder)
             .build()
@@ -163,6 +182,7 @@ impl SessionFactory for CliFactory {
             .approval_policy(request.approval_policy)
             .sandbox_policy(request.sandbox_policy)
             .resume(&stored.path);
+        let builder = self.with_mcp_servers(builder, &stored.cwd).await?;
         self.model
             .clone()
             .install(builder)

@@ -225,6 +225,32 @@ impl Human {
                     end.duration_ms
                 ));
             }
+            EventMsg::McpToolCallBegin {
+                server,
+                tool,
+                arguments,
+                ..
+            } => {
+                self.line(&format!(
+                    "{prefix}{CYAN}mcp {server}.{tool}{CYAN:#} {DIM}{arguments}{DIM:#}"
+                ));
+            }
+            EventMsg::McpToolCallEnd {
+                success,
+                result,
+                duration_ms,
+                ..
+            } => {
+                let status = if *success {
+                    format!("{GREEN}ok{GREEN:#}")
+                } else {
+                    let why = result["error"]
+                        .as_str()
+                        .unwrap_or("the tool reported an error");
+                    format!("{RED}failed{RED:#}: {why}")
+                };
+                self.line(&format!("{prefix}{status} {DIM}in {duration_ms} ms{DIM:#}"));
+            }
             EventMsg::UndoStarted { message } => {
                 self.line(&format!(
                     "{prefix}{BOLD}undo{BOLD:#} {}",

@@ -110,6 +110,8 @@ pub struct SessionBuilder {
     abort_hook_timeout: Duration,
     tree: TreeOptions,
     compiled_features: Option<Vec<String>>,
+    startup_warnings: Vec<String>,
+    end_tokens: Vec<CancellationToken>,
 }
 
 impl Default for SessionBuilder {
@@ -125,6 +127,8 @@ impl Default for SessionBuilder {
             abort_hook_timeout: DEFAULT_ABORT_HOOK_TIMEOUT,
             tree: TreeOptions::default(),
             compiled_features: None,
+            startup_warnings: Vec::new(),
+            end_tokens: Vec::new(),
         }
     }
 }
@@ -178,6 +182,26 @@ impl SessionBuilder {
     /// Whether a tool of this name has been registered.
     pub fn has_tool(&self, name: &str) -> bool {
         self.tools.get(name).is_some()
+    }
+
+    /// A warning the session sends as soon as it is built, before any turn (a tool server
+    /// that did not start, say), so a client reading the events sees it.
+    ///
+    /// It goes out as a `warning` event under the session's id and, with a rollout, is
+    /// journalled like any event.
+    pub fn warning(mut self, message: impl Into<String>) -> Self {
+        self.startup_warnings.push(message.into());
+        self
+    }
+
+    /// Cancels `token` when the session ends: when `Op::Shutdown` has stopped every task
+    /// (before `shutdown_complete`), or when the session is dropped.
+    ///
+    /// What a session's tools hold beyond its tasks (an MCP server's process, a connection)
+    /// listens on such a token to end with the session.
+    pub fn cancel_on_end(mut self, token: CancellationToken) -> Self {
+        self.end_tokens.push(token);
+        self
     }
 
     /// Offers exactly the tools of `tools`, replacing any registered before.
@@ -324,12 +348,13 @@ impl SessionBuilder {
                 drivers: JoinSet::new(),
             }),
             root: CancellationToken::new(),
+            end_tokens: self.end_tokens,
             runtime,
             span,
             default_grace: self.default_grace,
             abort_hook_timeout: self.abort_hook_timeout,
         });
-        for message in warnings {
+        for message in warnings.into_iter().chain(self.startup_warnings) {
             shared.sink.emit(&session_id, EventMsg::Warning { message });
         }
         for turn in open_turns {
@@ -442,7 +467,7 @@ impl Drop for Session {
         // Dropped outside the lock: a task's own `Drop` may run here.
         drop(active);
         drop(retiring);
-        shared.root.cancel();
+        shared.end();
         shared.sink.close();
     }
 }
@@ -619,7 +644,7 @@ async fn shutdown(
 ) {
     last_done.cancelled().await;
     shared.report_not_run(&unstarted, "the session shut down before queued input ran");
-    shared.root.cancel();
+    shared.end();
     let gate = TaskGate::new();
     // The journal is complete and closed (its lock released) before the client hears so.
     let close = async {

@@ -52,6 +52,8 @@ pub(crate) struct Shared {
     pub(crate) token_usage: Mutex<Option<TokenUsageInfo>>,
     pub(crate) state: Mutex<State>,
     pub(crate) root: CancellationToken,
+    /// Cancelled with `root` when the session ends (`SessionBuilder::cancel_on_end`).
+    pub(crate) end_tokens: Vec<CancellationToken>,
     pub(crate) runtime: tokio::runtime::Handle,
     pub(crate) span: tracing::Span,
     pub(crate) default_grace: Duration,
@@ -145,6 +147,15 @@ impl State {
 }
 
 impl Shared {
+    /// Ends the session's work: cancels its root token, and the tokens its builder was asked
+    /// to cancel when it ends.
+    pub(crate) fn end(&self) {
+        self.root.cancel();
+        for token in &self.end_tokens {
+            token.cancel();
+        }
+    }
+
     pub(crate) fn state(&self) -> MutexGuard<'_, State> {
         lock(&self.state)
     }

@@ -872,6 +872,6 @@ fn stop_hard(shared: &Shared) {
     state.drivers.abort_all();
     state.active = None;
     drop(state);
-    shared.root.cancel();
+    shared.end();
     shared.sink.close();
 }

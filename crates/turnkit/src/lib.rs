@@ -15,6 +15,10 @@
 //!   `apply_patch`, `update_plan`, `subagent`), each applying the session's approval policy;
 //! - [`tasks_shell`] (feature `shell`): the user's own shell command
 //!   (`Op::RunUserShellCommand`), streamed live and recorded for the model;
+//! - [`mcp`] (feature `mcp`, not part of `full`, so an agent that uses no MCP server links no
+//!   rmcp): MCP servers' tools in a session, `mcp::client::McpClients::connect` then
+//!   `register` on the builder, each tool named `server__tool` and called under the session's
+//!   approval policy;
 //! - [`testkit`] (feature `testkit`, not part of `full`): run ops against a real session in a
 //!   temp dir and snapshot the normalised events; enable it in your dev-dependencies only,
 //!   `turnkit = { version = "0.1", features = ["testkit"] }`;
@@ -96,6 +100,8 @@ pub use builder::{SessionBuilderExt, builder};
 pub use serde_json;
 #[cfg(feature = "sandbox")]
 pub use turnkit_exec as exec;
+#[cfg(feature = "mcp")]
+pub use turnkit_mcp as mcp;
 #[cfg(any(feature = "openai", feature = "regular"))]
 pub use turnkit_model as model;
 #[cfg(feature = "openai")]

@@ -52,6 +52,8 @@ impl Project {
             .args(args)
             .current_dir(self.dir.path())
             .env("TURNKIT_SESSIONS_DIR", self.store.path())
+            // The user's own turnkit.toml (its MCP servers) stays out of the tests.
+            .env("TURNKIT_CONFIG", self.store.path().join("turnkit.toml"))
             .env("NO_COLOR", "1")
             .env_remove("OPENAI_API_KEY")
             .env_remove("OPENAI_BASE_URL")

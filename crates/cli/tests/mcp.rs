@@ -1,0 +1,153 @@
+//! `turnkit exec` with MCP servers, as a process: `--mcp-server NAME=COMMAND` and the project's
+//! `turnkit.toml`, a scripted model calling a real MCP server's tool, a server that does not
+//! start printed as a warning, and a bad configuration refused with its file and line.
+
+mod support;
+
+use std::path::PathBuf;
+
+use serde_json::{Value, json};
+use support::{Project, events, text};
+use turnkit::EventMsg;
+
+/// The MCP test server this package builds as an example (`cargo test` builds it).
+fn server_program() -> PathBuf {
+    let exe = std::env::current_exe().expect("the test binary's path");
+    let program = exe
+        .parent()
+        .and_then(std::path::Path::parent)
+        .expect("test binaries live in target/<profile>/deps")
+        .join("examples")
+        .join(format!(
+            "cli_mcp_test_server{}",
+            std::env::consts::EXE_SUFFIX
+        ));
+    assert!(
+        program.exists(),
+        "{} is missing: cargo test builds it",
+        program.display()
+    );
+    program
+}
+
+fn write_then_answer(project: &Project) -> PathBuf {
+    project.script(&json!({ "turns": [
+        { "steps": [{ "type": "function_call", "call_id": "call-1", "name": "files__write_file",
+                      "arguments": { "path": "hello.txt", "text": "written by an MCP tool" } }] },
+        { "steps": [{ "type": "message", "text": "Wrote hello.txt." }] }
+    ]}))
+}
+
+#[test]
+fn exec_calls_a_tool_of_a_server_given_by_flag_and_warns_about_one_that_does_not_start() {
+    let project = Project::new(&[]);
+    let script = write_then_answer(&project);
+    let files = format!("files={}", server_program().display());
+    let output = project.run(&[
+        "exec",
+        "--json",
+        "--approval-policy",
+        "never",
+        "--mcp-server",
+        &files,
+        "--mcp-server",
+        "broken=turnkit-no-such-mcp-server --stdio",
+        "--scripted",
+        script.to_str().expect("utf-8"),
+        "write hello.txt",
+    ]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    assert_eq!(
+        std::fs::read_to_string(project.path().join("hello.txt")).expect("the MCP tool wrote it"),
+        "written by an MCP tool"
+    );
+    let events = events(&output.stdout);
+    let warnings: Vec<&str> = events
+        .iter()
+        .filter_map(|event| match &event.msg {
+            EventMsg::Warning { message } => Some(message.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        warnings,
+        [
+            "MCP server `broken` did not start: the command `turnkit-no-such-mcp-server` was not found; install it, or put its full path in `command`. Its tools are not available in this session."
+        ]
+    );
+    let end = events
+        .iter()
+        .find_map(|event| match &event.msg {
+            EventMsg::McpToolCallEnd {
+                server,
+                tool,
+                success,
+                result,
+                ..
+            } => Some((server.clone(), tool.clone(), *success, result.clone())),
+            _ => None,
+        })
+        .expect("the tool was called");
+    assert_eq!(
+        end,
+        (
+            "files".into(),
+            "write_file".into(),
+            true,
+            json!({ "content": [{ "type": "text", "text": "wrote hello.txt" }], "isError": false })
+        )
+    );
+    assert!(matches!(
+        events.last().map(|event| &event.msg),
+        Some(EventMsg::TaskComplete { last_agent_message: Some(message) }) if message == "Wrote hello.txt."
+    ));
+}
+
+#[test]
+fn exec_reads_servers_from_the_projects_turnkit_toml_and_shows_calls_to_a_person() {
+    let project = Project::new(&[]);
+    let script = write_then_answer(&project);
+    let config = format!(
+        "[mcp_servers.files]\ncommand = {}\ntool_timeout_secs = 30\n",
+        Value::String(server_program().display().to_string())
+    );
+    std::fs::write(project.path().join("turnkit.toml"), config).expect("write turnkit.toml");
+    let output = project.run(&[
+        "exec",
+        "--approval-policy",
+        "never",
+        "--scripted",
+        script.to_str().expect("utf-8"),
+        "write hello.txt",
+    ]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    let shown = text(&output.stdout);
+    assert!(
+        shown.contains(
+            r#"mcp files.write_file {"path":"hello.txt","text":"written by an MCP tool"}"#
+        ) && shown.contains("Wrote hello.txt."),
+        "{shown}"
+    );
+    assert!(project.path().join("hello.txt").exists());
+}
+
+#[test]
+fn a_misspelt_key_in_turnkit_toml_is_refused_with_its_file_and_line() {
+    let project = Project::new(&[]);
+    let script = write_then_answer(&project);
+    std::fs::write(
+        project.path().join("turnkit.toml"),
+        "[mcp_servers.files]\ncomand = \"npx\"\n",
+    )
+    .expect("write turnkit.toml");
+    let output = project.run(&["exec", "--scripted", script.to_str().expect("utf-8"), "hi"]);
+    assert_eq!(output.status.code(), Some(2), "{}", text(&output.stdout));
+    let error = text(&output.stderr);
+    assert!(
+        error.contains(
+            "turnkit.toml is not a valid turnkit configuration: TOML parse error at line 2"
+        ) && error.contains("unknown field `comand`"),
+        "{error}"
+    );
+    assert!(project.rollouts().is_empty(), "no session started");
+}
