@@ -312,17 +312,17 @@ impl Translator {
             content.insert(0, text_content(reason.clone()));
         }
         let title = with_origin(title, origin);
-        let fields = ToolCallUpdateFields::new()
+        let mut fields = ToolCallUpdateFields::new()
             .title(title.clone())
             .kind(kind)
             .status(ToolCallStatus::Pending)
-            .content(content.clone())
             .raw_input(raw_input.clone());
-        let fields = if locations.is_empty() {
-            fields
-        } else {
-            fields.locations(locations.clone())
-        };
+        if !content.is_empty() {
+            fields = fields.content(content.clone());
+        }
+        if !locations.is_empty() {
+            fields = fields.locations(locations.clone());
+        }
         let mut announce = Vec::new();
         if !self.calls.contains_key(&id) {
             self.calls.insert(

@@ -38,6 +38,8 @@ pub(crate) enum Command {
     Sessions(SessionsArgs),
     /// Run a guided tour of every task kind, offline, in a fresh temporary git repository.
     Demo(DemoArgs),
+    /// Serve the Agent Client Protocol on stdio, for editors such as Zed.
+    Acp(crate::acp::AcpArgs),
     /// Print a shell completion script (for example `turnkit completions bash > turnkit.bash`).
     Completions(CompletionsArgs),
 }

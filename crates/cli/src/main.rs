@@ -4,6 +4,7 @@
 //! rollout files, `render` shows events (human or JSON lines), `drive` runs one operation to
 //! its end with approvals and signals, `commands` and `demo` are the subcommands.
 
+mod acp;
 mod args;
 mod commands;
 mod demo;
@@ -101,6 +102,7 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
             0
         }
         Command::Demo(args) => demo::demo(args).await?.exit_code(),
+        Command::Acp(args) => acp::acp(args).await?,
         Command::Completions(args) => {
             clap_complete::generate(
                 args.shell,

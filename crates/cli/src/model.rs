@@ -13,7 +13,9 @@ use crate::args::{ModelArgs, WireApiArg};
 /// The model used when neither `--model` nor the environment names one.
 pub(crate) const DEFAULT_MODEL: &str = "gpt-5";
 
-/// The model a session talks to, and the tools that come with the flags.
+/// The model a session talks to, and the tools that come with the flags; clones share the
+/// client (a scripted model's turns too).
+#[derive(Clone)]
 pub(crate) struct Model {
     client: Arc<dyn ModelClient>,
     subagents: bool,
