@@ -646,6 +646,28 @@ mod tests {
     }
 
     #[test]
+    fn a_sub_sessions_approval_names_its_origin_and_scopes_its_call_id() {
+        let origin = ApprovalOrigin {
+            sub_session_id: "child-1".into(),
+            parent_session_id: "root".into(),
+            depth: 1,
+            task_kind: turnkit_protocol::TaskKind::REVIEW,
+            turn_id: "acp-prompt-1".into(),
+        };
+        let request = ApprovalRequest::command(vec!["ls".into()], "/w").with_call_id("call-7");
+        let mut translator = Translator::new("/w", Mode::Live);
+        let (announce, tool_call) = translator.approval("a-1", &request, Some(&origin));
+        assert_eq!(announce.len(), 1, "a new call is announced first");
+        assert_eq!(&*tool_call.tool_call_id.0, "child-1/call-7");
+        assert_eq!(
+            tool_call.fields.title.as_deref(),
+            Some("Run `ls` (from a review sub-session, depth 1)")
+        );
+        let (again, _) = translator.approval("a-2", &request, Some(&origin));
+        assert!(again.is_empty(), "a known call is not announced twice");
+    }
+
+    #[test]
     fn a_streamed_message_is_not_sent_twice() {
         let mut translator = Translator::new("/w", Mode::Live);
         assert_eq!(
