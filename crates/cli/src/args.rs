@@ -42,6 +42,8 @@ pub(crate) enum Command {
     Demo(DemoArgs),
     /// Serve sessions over MCP on stdin and stdout, as the tools `turnkit` and `turnkit_reply`.
     McpServer(crate::mcp_server::McpServerArgs),
+    /// Serve the Agent Client Protocol on stdio, for editors such as Zed.
+    Acp(crate::acp::AcpArgs),
     /// Print a shell completion script (for example `turnkit completions bash > turnkit.bash`).
     Completions(CompletionsArgs),
 }

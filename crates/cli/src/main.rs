@@ -5,6 +5,7 @@
 //! `render` shows events (human or JSON lines), `drive` runs one operation to
 //! its end with approvals and signals, `commands` and `demo` are the subcommands.
 
+mod acp;
 mod args;
 mod commands;
 mod demo;
@@ -105,6 +106,7 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
         }
         Command::Demo(args) => demo::demo(args).await?.exit_code(),
         Command::McpServer(args) => mcp_server::mcp_server(args).await?,
+        Command::Acp(args) => acp::acp(args).await?,
         Command::Completions(args) => {
             clap_complete::generate(
                 args.shell,

@@ -34,6 +34,9 @@
 //!   in a child session with structured findings;
 //! - [`tasks_undo`] (feature `undo`): the `undo` task kind, which reverts the file changes of
 //!   the last turn from its ghost snapshots (`Op::Undo`);
+//! - `acp` (feature `acp`, not part of `full`): an Agent Client Protocol agent that lets
+//!   editors such as Zed drive sessions over stdio, built around a session factory you
+//!   implement;
 //! - [`async_trait`] and [`serde_json`], re-exported because the facade's own signatures need
 //!   them (`SessionTask` is an `#[async_trait]` trait; `Op::Custom` carries a JSON payload), so
 //!   a downstream crate needs no dependency of its own for them.
@@ -98,6 +101,8 @@ mod builder;
 
 pub use builder::{SessionBuilderExt, builder};
 pub use serde_json;
+#[cfg(feature = "acp")]
+pub use turnkit_acp as acp;
 #[cfg(feature = "sandbox")]
 pub use turnkit_exec as exec;
 #[cfg(feature = "mcp")]
