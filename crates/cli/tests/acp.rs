@@ -13,15 +13,15 @@ use std::time::Duration;
 
 use agent_client_protocol::schema::ProtocolVersion;
 use agent_client_protocol::v1::schema::{
-    CancelNotification, ContentBlock, InitializeRequest, LoadSessionRequest, NewSessionRequest,
-    PromptRequest, RequestPermissionOutcome, RequestPermissionRequest, RequestPermissionResponse,
-    SelectedPermissionOutcome, SessionNotification, SessionUpdate, StopReason, TextContent,
-    ToolCallStatus,
+    CancelNotification, ContentBlock, InitializeRequest, LoadSessionRequest, McpServer,
+    McpServerStdio, NewSessionRequest, PromptRequest, RequestPermissionOutcome,
+    RequestPermissionRequest, RequestPermissionResponse, SelectedPermissionOutcome,
+    SessionNotification, SessionUpdate, StopReason, TextContent, ToolCallStatus,
 };
 use agent_client_protocol::v1::{ConnectionTo, Responder};
 use agent_client_protocol::{Agent, Client, Lines};
 use serde_json::{Value, json};
-use support::{Project, wait_for_pid};
+use support::{Project, mcp_test_server, wait_for_pid};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::sync::mpsc;
 
@@ -605,4 +605,68 @@ async fn a_stored_session_is_loaded_with_its_history_replayed_and_goes_on() {
         ]
     );
     insta::assert_json_snapshot!(normalise(&wire, &project));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_editors_mcp_server_offers_its_tools_and_a_writing_call_asks_permission_first() {
+    let project = Project::new(&[]);
+    let script = project.script(&json!({ "turns": [
+        { "steps": [{ "type": "function_call", "call_id": "call-1", "name": "files__write_file",
+                      "arguments": { "path": "note.txt", "text": "from the editor's server" } }] },
+        { "steps": [{ "type": "message", "text": "Wrote note.txt." }] }
+    ]}));
+    let dir = project.path();
+    let server = mcp_test_server();
+    let ((stop, permission, finished), _wire) = with_agent(
+        &project,
+        &[
+            "--approval-policy",
+            "untrusted",
+            "--scripted",
+            script.to_str().expect("utf-8"),
+        ],
+        async move |cx, mut inbox| {
+            initialize(&cx).await;
+            let request = NewSessionRequest::new(dir.clone())
+                .mcp_servers(vec![McpServer::Stdio(McpServerStdio::new("files", server))]);
+            let session = cx
+                .send_request(request)
+                .block_task()
+                .await
+                .expect("session/new with the editor's MCP server")
+                .session_id
+                .0
+                .to_string();
+            let running = cx.send_request(prompt(&session, "write a note"));
+            let (permission, responder) = inbox.permission().await;
+            assert!(
+                !dir.join("note.txt").exists(),
+                "the MCP tool is not called before the permission"
+            );
+            responder
+                .respond(select("approved"))
+                .expect("answer the permission request");
+            let finished = tokio::time::timeout(PATIENCE, async {
+                loop {
+                    let notification = inbox.updates.recv().await.expect("connected");
+                    if let SessionUpdate::ToolCallUpdate(update) = &notification.update
+                        && update.fields.status == Some(ToolCallStatus::Completed)
+                    {
+                        return update.tool_call_id.0.to_string();
+                    }
+                }
+            })
+            .await
+            .expect("the MCP call completes");
+            (stop_reason(running).await, permission, finished)
+        },
+    )
+    .await;
+    assert_eq!(stop, StopReason::EndTurn);
+    assert_eq!(permission.tool_call.tool_call_id.0.as_ref(), "call-1");
+    assert_eq!(finished, "call-1");
+    assert_eq!(
+        std::fs::read_to_string(project.path().join("note.txt")).expect("the MCP tool wrote"),
+        "from the editor's server"
+    );
 }

@@ -7,28 +7,8 @@ mod support;
 use std::path::PathBuf;
 
 use serde_json::{Value, json};
-use support::{Project, events, text};
+use support::{Project, events, mcp_test_server, text};
 use turnkit::EventMsg;
-
-/// The MCP test server this package builds as an example (`cargo test` builds it).
-fn server_program() -> PathBuf {
-    let exe = std::env::current_exe().expect("the test binary's path");
-    let program = exe
-        .parent()
-        .and_then(std::path::Path::parent)
-        .expect("test binaries live in target/<profile>/deps")
-        .join("examples")
-        .join(format!(
-            "cli_mcp_test_server{}",
-            std::env::consts::EXE_SUFFIX
-        ));
-    assert!(
-        program.exists(),
-        "{} is missing: cargo test builds it",
-        program.display()
-    );
-    program
-}
 
 fn write_then_answer(project: &Project) -> PathBuf {
     project.script(&json!({ "turns": [
@@ -42,7 +22,7 @@ fn write_then_answer(project: &Project) -> PathBuf {
 fn exec_calls_a_tool_of_a_server_given_by_flag_and_warns_about_one_that_does_not_start() {
     let project = Project::new(&[]);
     let script = write_then_answer(&project);
-    let files = format!("files={}", server_program().display());
+    let files = format!("files={}", mcp_test_server().display());
     let output = project.run(&[
         "exec",
         "--json",
@@ -109,7 +89,7 @@ fn exec_reads_servers_from_the_projects_turnkit_toml_and_shows_calls_to_a_person
     let script = write_then_answer(&project);
     let config = format!(
         "[mcp_servers.files]\ncommand = {}\ntool_timeout_secs = 30\n",
-        Value::String(server_program().display().to_string())
+        Value::String(mcp_test_server().display().to_string())
     );
     std::fs::write(project.path().join("turnkit.toml"), config).expect("write turnkit.toml");
     let output = project.run(&[

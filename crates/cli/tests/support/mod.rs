@@ -159,3 +159,23 @@ pub fn wait_for_pid(path: &Path) -> u32 {
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
 }
+
+/// The MCP test server this package builds as an example (`cargo test` builds it).
+pub fn mcp_test_server() -> PathBuf {
+    let exe = std::env::current_exe().expect("the test binary's path");
+    let program = exe
+        .parent()
+        .and_then(std::path::Path::parent)
+        .expect("test binaries live in target/<profile>/deps")
+        .join("examples")
+        .join(format!(
+            "cli_mcp_test_server{}",
+            std::env::consts::EXE_SUFFIX
+        ));
+    assert!(
+        program.exists(),
+        "{} is missing: cargo test builds it",
+        program.display()
+    );
+    program
+}
