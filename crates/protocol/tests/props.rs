@@ -356,6 +356,31 @@ fn undo_completed() -> impl Strategy<Value = UndoCompleted> {
 }
 
 /// Every variant but `Unknown`, which only reading produces.
+/// The MCP tool call events.
+fn mcp_event_msg() -> impl Strategy<Value = EventMsg> {
+    prop_oneof![
+        (text(), text(), text(), text()).prop_map(|(call_id, server, tool, query)| {
+            EventMsg::McpToolCallBegin {
+                call_id,
+                server,
+                tool,
+                arguments: serde_json::json!({ "query": query }),
+            }
+        }),
+        (text(), text(), text(), any::<bool>(), text(), any::<u64>()).prop_map(
+            |(call_id, server, tool, success, text, duration_ms)| EventMsg::McpToolCallEnd {
+                call_id,
+                server,
+                tool,
+                arguments: serde_json::json!({}),
+                success,
+                result: serde_json::json!({ "content": [{ "type": "text", "text": text }] }),
+                duration_ms,
+            },
+        ),
+    ]
+}
+
 fn event_msg() -> impl Strategy<Value = EventMsg> {
     let command = || vec(text(), 0..4);
     prop_oneof![
@@ -411,25 +436,7 @@ fn event_msg() -> impl Strategy<Value = EventMsg> {
                 stderr,
             }
         }),
-        (text(), text(), text(), text()).prop_map(|(call_id, server, tool, query)| {
-            EventMsg::McpToolCallBegin {
-                call_id,
-                server,
-                tool,
-                arguments: serde_json::json!({ "query": query }),
-            }
-        }),
-        (text(), text(), text(), any::<bool>(), text(), any::<u64>()).prop_map(
-            |(call_id, server, tool, success, text, duration_ms)| EventMsg::McpToolCallEnd {
-                call_id,
-                server,
-                tool,
-                arguments: serde_json::json!({}),
-                success,
-                result: serde_json::json!({ "content": [{ "type": "text", "text": text }] }),
-                duration_ms,
-            },
-        ),
+        mcp_event_msg(),
         (option::of(text()), vec(plan_step(), 0..4))
             .prop_map(|(explanation, plan)| EventMsg::PlanUpdate { explanation, plan }),
         option::of(text()).prop_map(|message| EventMsg::UndoStarted { message }),
