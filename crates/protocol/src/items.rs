@@ -164,8 +164,24 @@ impl Pairing {
 }
 
 impl From<Vec<ResponseItem>> for ItemList {
-    fn from(items: Vec<ResponseItem>) -> Self {
-        items.into_iter().collect()
+    /// Moves the items into chunks in one pass (no per-item push).
+    fn from(mut items: Vec<ResponseItem>) -> Self {
+        let mut pairing = Pairing::default();
+        for item in &items {
+            pairing.track(item);
+        }
+        let tail = items.split_off(items.len() / CHUNK * CHUNK);
+        let mut moved = items.into_iter();
+        let sealed: Vec<Arc<[ResponseItem]>> = std::iter::from_fn(|| {
+            let chunk: Vec<ResponseItem> = moved.by_ref().take(CHUNK).collect();
+            (!chunk.is_empty()).then(|| chunk.into())
+        })
+        .collect();
+        Self {
+            sealed: Arc::new(sealed),
+            tail: Arc::new(tail),
+            pairing,
+        }
     }
 }
 
@@ -344,6 +360,9 @@ mod tests {
     fn it_serialises_as_a_plain_list() {
         let all = items(0..40);
         let list = ItemList::from(all.clone());
+        assert_eq!(list, all.iter().cloned().collect::<ItemList>());
+        assert_eq!(list.len(), 40);
+        assert_eq!(list[39], all[39]);
         let json = serde_json::to_string(&list).expect("serialises");
         assert_eq!(json, serde_json::to_string(&all).expect("serialises"));
         let back: ItemList = serde_json::from_str(&json).expect("deserialises");
