@@ -1,7 +1,7 @@
 //! What a model is asked: [`Prompt`], with the tools it may call as [`ToolSpec`]s.
 
 use serde::{Deserialize, Serialize};
-use turnkit_protocol::{ResponseItem, ToolSpec};
+use turnkit_protocol::{ItemList, ResponseItem, ToolSpec};
 
 use crate::tokens::{estimate_item_tokens, estimate_text_tokens};
 
@@ -12,8 +12,11 @@ pub struct Prompt {
     #[serde(default)]
     pub instructions: String,
     /// The conversation so far; items that are not model-visible are never sent.
+    ///
+    /// An [`ItemList`] shares its items with the history it was copied from, so a request
+    /// late in a long session costs no copy of the conversation.
     #[serde(default)]
-    pub input: Vec<ResponseItem>,
+    pub input: ItemList,
     /// The tools the model may call.
     #[serde(default)]
     pub tools: Vec<ToolSpec>,
@@ -27,10 +30,10 @@ pub struct Prompt {
 
 impl Prompt {
     /// A prompt with the given instructions and input, no tools, and free-form output.
-    pub fn new(instructions: impl Into<String>, input: Vec<ResponseItem>) -> Self {
+    pub fn new(instructions: impl Into<String>, input: impl Into<ItemList>) -> Self {
         Prompt {
             instructions: instructions.into(),
-            input,
+            input: input.into(),
             ..Prompt::default()
         }
     }

@@ -174,7 +174,11 @@ impl ScriptedModel {
 /// not when it is recorded, so a request costs no copy of the history.
 fn as_seen(prompt: &Prompt) -> Prompt {
     Prompt {
-        input: prompt.model_visible_input().cloned().collect(),
+        input: if prompt.input.iter().all(ResponseItem::is_model_visible) {
+            prompt.input.clone()
+        } else {
+            prompt.model_visible_input().cloned().collect()
+        },
         instructions: prompt.instructions.clone(),
         tools: prompt.tools.clone(),
         parallel_tool_calls: prompt.parallel_tool_calls,

@@ -126,7 +126,7 @@ async fn a_shared_prompt_is_recorded_without_a_copy_and_read_back_as_the_model_s
     // The model holds the caller's prompt itself: recording it copied nothing.
     assert_eq!(Arc::strong_count(&shared), 2);
     assert_eq!(
-        model.last_prompt().map(|seen| seen.input),
+        model.last_prompt().map(|seen| seen.input.to_vec()),
         Some(vec![ResponseItem::user_text("look at the repo")])
     );
 }

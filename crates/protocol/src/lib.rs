@@ -38,6 +38,7 @@ mod bytes;
 mod event;
 mod exec;
 mod history;
+mod items;
 mod patch;
 mod plan;
 mod review;
@@ -55,6 +56,7 @@ pub use approval::{
 pub use event::{Event, EventMsg, TurnAbortReason};
 pub use exec::{ExecCommandEnd, ExecSource, ExecStream};
 pub use history::{ContentItem, ResponseItem, Role};
+pub use items::ItemList;
 pub use patch::FileChange;
 pub use plan::{PlanStep, StepStatus};
 pub use review::{

@@ -8,8 +8,8 @@ use std::sync::{Arc, Mutex};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::AbortOnDropHandle;
 use turnkit_protocol::{
-    ApprovalPolicy, ApprovalRequest, EventMsg, ResponseItem, ReviewDecision, SandboxPolicy,
-    TaskKind, TokenUsage, TokenUsageInfo, TurnAbortReason, UserInput,
+    ApprovalPolicy, ApprovalRequest, EventMsg, ItemList, ResponseItem, ReviewDecision,
+    SandboxPolicy, TaskKind, TokenUsage, TokenUsageInfo, TurnAbortReason, UserInput,
 };
 
 use crate::ToolRegistry;
@@ -103,6 +103,12 @@ impl TaskContext {
 
     /// A copy of the session's history.
     pub fn history(&self) -> Vec<ResponseItem> {
+        lock(&self.shared.history).to_vec()
+    }
+
+    /// The session's history as an [`ItemList`], which shares its items with the session's
+    /// own: what it costs does not grow with the history (a model request takes one).
+    pub fn history_items(&self) -> ItemList {
         lock(&self.shared.history).clone()
     }
 
@@ -110,17 +116,21 @@ impl TaskContext {
     ///
     /// The history is locked while `f` runs, so `f` must not record, replace or read the
     /// history through this context (that would deadlock); use it for a quick pass such as
-    /// building a prompt, and [`history`](Self::history) for a copy to keep.
-    pub fn with_history<R>(&self, f: impl FnOnce(&[ResponseItem]) -> R) -> R {
+    /// building a prompt, and [`history`](Self::history) or
+    /// [`history_items`](Self::history_items) for a copy to keep.
+    pub fn with_history<R>(&self, f: impl FnOnce(&ItemList) -> R) -> R {
         f(&lock(&self.shared.history))
     }
 
     /// Appends items to the history (and the rollout).
     pub fn record_items(&self, items: impl IntoIterator<Item = ResponseItem>) {
         let mut history = lock(&self.shared.history);
+        let journalled = self.shared.sink.rollout().is_some();
         for item in items {
-            self.shared
-                .journal(&RolloutRecord::ResponseItem { item: item.clone() });
+            if journalled {
+                self.shared
+                    .journal(&RolloutRecord::ResponseItem { item: item.clone() });
+            }
             history.push(item);
         }
     }
@@ -128,10 +138,12 @@ impl TaskContext {
     /// Replaces the whole history (and records that in the rollout).
     pub fn replace_history(&self, items: Vec<ResponseItem>) {
         let mut history = lock(&self.shared.history);
-        self.shared.journal(&RolloutRecord::HistoryReplaced {
-            items: items.clone(),
-        });
-        *history = items;
+        if self.shared.sink.rollout().is_some() {
+            self.shared.journal(&RolloutRecord::HistoryReplaced {
+                items: items.clone(),
+            });
+        }
+        *history = items.into();
     }
 
     /// The session's token tally after its last model response (restored on resume), if any

@@ -334,7 +334,7 @@ impl SessionBuilder {
             sink: EventSink::new(next_seq, tx, rollout),
             approvals,
             tree,
-            history: Mutex::new(history),
+            history: Mutex::new(history.into()),
             token_usage: Mutex::new(token_usage),
             state: Mutex::new(State {
                 active: None,
@@ -632,7 +632,7 @@ impl SessionHandle {
 
     /// A copy of the history.
     pub fn history(&self) -> Vec<ResponseItem> {
-        crate::state::lock(&self.shared.history).clone()
+        crate::state::lock(&self.shared.history).to_vec()
     }
 }
 

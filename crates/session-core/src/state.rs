@@ -23,7 +23,7 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::AbortOnDropHandle;
 use turnkit_protocol::{
-    EventMsg, Op, ResponseItem, TaskKind, TokenUsageInfo, TurnAbortReason, UserInput,
+    EventMsg, ItemList, Op, TaskKind, TokenUsageInfo, TurnAbortReason, UserInput,
 };
 
 use crate::approvals::ApprovalBroker;
@@ -47,7 +47,7 @@ pub(crate) struct Shared {
     pub(crate) sink: EventSink,
     pub(crate) approvals: ApprovalBroker,
     pub(crate) tree: crate::subsession::Tree,
-    pub(crate) history: Mutex<Vec<ResponseItem>>,
+    pub(crate) history: Mutex<ItemList>,
     /// The tally of the last `token_count` event, restored from the rollout on resume.
     pub(crate) token_usage: Mutex<Option<TokenUsageInfo>>,
     pub(crate) state: Mutex<State>,

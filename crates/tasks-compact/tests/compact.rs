@@ -161,7 +161,7 @@ async fn an_oversized_history_is_summarised_in_chunks_and_the_notes_merged() {
         );
     }
     let last = prompts.last().expect("at least three requests");
-    let merged = texts(&last.input);
+    let merged = texts(&last.input.to_vec());
     assert!(
         merged[0].starts_with("User: Hand-off note for part 1 of"),
         "{merged:?}"
@@ -320,12 +320,14 @@ async fn many_compactions_of_one_session_warn_that_answers_degrade() {
     );
     // The second child saw the first summary, not the user messages twice.
     assert!(
-        texts(&model.prompts()[1].input)
+        texts(&model.prompts()[1].input.to_vec())
             .iter()
             .any(|text| text.contains("(compaction 1)"))
     );
     assert_eq!(
-        texts(&model.prompts()[1].input).last().map(String::as_str),
+        texts(&model.prompts()[1].input.to_vec())
+            .last()
+            .map(String::as_str),
         Some(format!("User: {HANDOFF_INSTRUCTIONS}").as_str())
     );
 }

@@ -5,7 +5,7 @@ use std::collections::HashSet;
 use std::path::Path;
 
 use turnkit_model::Prompt;
-use turnkit_protocol::{ContentItem, ResponseItem, Role, UserInput};
+use turnkit_protocol::{ContentItem, ItemList, ResponseItem, Role, UserInput};
 use turnkit_session_core::{ToolRegistry, TurnOverrides};
 
 use crate::RegularConfig;
@@ -33,14 +33,14 @@ pub const MISSING_OUTPUT: &str =
 /// assert!(matches!(&input[2], ResponseItem::FunctionCallOutput { call_id, .. } if call_id == "a"));
 /// ```
 pub fn prompt_input(history: &[ResponseItem]) -> Vec<ResponseItem> {
-    if is_paired(history) {
+    if is_paired(history.iter()) {
         return history
             .iter()
             .filter(|item| item.is_model_visible())
             .cloned()
             .collect();
     }
-    repaired(history)
+    repaired(history.iter())
 }
 
 /// More calls than this open at once sends the check to [`repaired`]: the open calls are
@@ -51,8 +51,8 @@ const MAX_OPEN_CALLS: usize = 64;
 /// has unless a turn was cut off; then every model-visible item is sent as it is.
 ///
 /// One pass comparing ids with the few calls still open, no hashing, so the usual request
-/// pays only for copying the history.
-fn is_paired(history: &[ResponseItem]) -> bool {
+/// pays only for one pass over it.
+fn is_paired<'a>(history: impl IntoIterator<Item = &'a ResponseItem>) -> bool {
     let mut open: Vec<&str> = Vec::new();
     for item in history {
         match item {
@@ -77,10 +77,13 @@ fn is_paired(history: &[ResponseItem]) -> bool {
 }
 
 /// [`prompt_input`] for a history with unanswered calls or stray outputs.
-fn repaired(history: &[ResponseItem]) -> Vec<ResponseItem> {
+fn repaired<'a, I>(history: I) -> Vec<ResponseItem>
+where
+    I: Iterator<Item = &'a ResponseItem> + Clone,
+{
     let mut calls = HashSet::new();
     let mut answered = HashSet::new();
-    for item in history {
+    for item in history.clone() {
         match item {
             ResponseItem::FunctionCall { call_id, .. } => {
                 calls.insert(call_id.as_str());
@@ -91,8 +94,8 @@ fn repaired(history: &[ResponseItem]) -> Vec<ResponseItem> {
             _ => {}
         }
     }
-    let mut input = Vec::with_capacity(history.len());
-    for item in history.iter().filter(|item| item.is_model_visible()) {
+    let mut input = Vec::with_capacity(history.size_hint().0);
+    for item in history.filter(|item| item.is_model_visible()) {
         match item {
             ResponseItem::FunctionCallOutput { call_id, .. }
                 if !calls.contains(call_id.as_str()) => {}
@@ -112,14 +115,22 @@ fn repaired(history: &[ResponseItem]) -> Vec<ResponseItem> {
 
 /// The prompt of the next request: the config's instructions, the valid history, and the
 /// session's tools in registry order.
-pub fn build_prompt(
-    config: &RegularConfig,
-    history: &[ResponseItem],
-    tools: &ToolRegistry,
-) -> Prompt {
+///
+/// A paired history (the usual case) is shared, not copied: its model-invisible items stay in
+/// the input, which every model leaves out ([`Prompt::model_visible_input`]), so the request
+/// costs neither a pass over the history (the list keeps track of its calls) nor a copy of it.
+pub fn build_prompt(config: &RegularConfig, history: &ItemList, tools: &ToolRegistry) -> Prompt {
+    let paired = history
+        .calls_paired()
+        .unwrap_or_else(|| is_paired(history.iter()));
+    let input = if paired {
+        history.clone()
+    } else {
+        repaired(history.iter()).into()
+    };
     Prompt {
         instructions: config.get_instructions().to_owned(),
-        input: prompt_input(history),
+        input,
         tools: tools.specs(),
         parallel_tool_calls: config.get_parallel_tool_calls(),
         output_schema: None,
@@ -262,17 +273,28 @@ mod tests {
         /// The paired shortcut sends exactly what the full repair would.
         #[test]
         fn the_shortcut_agrees_with_the_repair(history in proptest::collection::vec(item(), 0..24)) {
-            prop_assert_eq!(prompt_input(&history), repaired(&history));
+            prop_assert_eq!(prompt_input(&history), repaired(history.iter()));
+        }
+
+        /// The list's own tracking agrees with the check, and the prompt built from it sends
+        /// what `prompt_input` gives.
+        #[test]
+        fn the_tracked_pairing_agrees_with_the_check(history in proptest::collection::vec(item(), 0..24)) {
+            let list = ItemList::from(history.clone());
+            prop_assert_eq!(list.calls_paired(), Some(is_paired(history.iter())));
+            let prompt = build_prompt(&RegularConfig::default(), &list, &ToolRegistry::new());
+            let sent: Vec<ResponseItem> = prompt.model_visible_input().cloned().collect();
+            prop_assert_eq!(sent, prompt_input(&history));
         }
     }
 
     #[test]
     fn a_paired_history_takes_the_shortcut_and_too_many_open_calls_do_not() {
         let history = paired(200, MAX_OPEN_CALLS);
-        assert!(is_paired(&history));
-        assert_eq!(prompt_input(&history), repaired(&history));
+        assert!(is_paired(history.iter()));
+        assert_eq!(prompt_input(&history), repaired(history.iter()));
         let wide = paired(200, MAX_OPEN_CALLS + 1);
-        assert!(!is_paired(&wide));
-        assert_eq!(prompt_input(&wide), repaired(&wide));
+        assert!(!is_paired(wide.iter()));
+        assert_eq!(prompt_input(&wide), repaired(wide.iter()));
     }
 }

@@ -86,8 +86,8 @@ impl RegularTask {
             if !steered.is_empty() {
                 ctx.record_items([user_message(&steered, ctx.cwd())]);
             }
-            // Built in place and shared with the model: a request copies the history once, not
-            // three times (a snapshot, the prompt, a recording client's copy).
+            // Built in place and shared with the model: the prompt's input shares the history's
+            // items, so a request copies none of them (nor does a recording client).
             let prompt = Arc::new(with_overrides(
                 ctx.with_history(|history| build_prompt(config, history, ctx.tools())),
                 ctx.service::<TurnOverrides>(),

@@ -114,7 +114,7 @@ pub use turnkit_model_openai as model_openai;
 pub use turnkit_protocol as protocol;
 pub use turnkit_protocol::{
     ApprovalOrigin, ApprovalPolicy, ApprovalRequest, ApprovalSubject, CodeLocation, ContentItem,
-    Event, EventMsg, ExecCommandEnd, ExecSource, ExecStream, FileChange, Op, PlanStep,
+    Event, EventMsg, ExecCommandEnd, ExecSource, ExecStream, FileChange, ItemList, Op, PlanStep,
     ResponseItem, ReviewDecision, ReviewFinding, ReviewOutput, ReviewRequest, ReviewTarget,
     ReviewVerdict, Role, SandboxPolicy, StepStatus, SubSessionOutcome, Submission, TaskKind,
     TokenUsage, TokenUsageInfo, ToolSpec, TurnAbortReason, UndoCompleted, UserInput,

@@ -115,7 +115,7 @@ impl Tool for HistoryLength {
         _arguments: turnkit::serde_json::Value,
         _cancellation_token: CancellationToken,
     ) -> ToolOutput {
-        ToolOutput::success(ctx.with_history(<[ResponseItem]>::len).to_string())
+        ToolOutput::success(ctx.with_history(turnkit::ItemList::len).to_string())
     }
 }
 
@@ -153,6 +153,9 @@ async fn a_tool_reads_the_history_in_place_and_each_request_sends_all_of_it() {
         vec![ResponseItem::user_text("how long is this conversation?")]
     );
     assert_eq!(prompts[1].input.len(), 3);
-    assert_eq!(prompts[1].input[..1], prompts[0].input[..]);
+    assert_eq!(
+        prompts[1].input.to_vec()[..1],
+        prompts[0].input.to_vec()[..]
+    );
     assert_eq!(prompts[1].input[2], output);
 }

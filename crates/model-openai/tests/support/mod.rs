@@ -154,7 +154,8 @@ pub(crate) fn full_prompt() -> Prompt {
                     },
                 ],
             },
-        ],
+        ]
+        .into(),
         tools: vec![
             ToolSpec::function(
                 "shell",

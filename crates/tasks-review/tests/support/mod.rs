@@ -42,7 +42,7 @@ pub fn stand_in_regular() -> FnTask {
                     .instructions
                     .clone()
                     .unwrap_or_else(|| STAND_IN_INSTRUCTIONS.to_owned()),
-                input: ctx.history(),
+                input: ctx.history_items(),
                 tools: ctx.tools().specs(),
                 parallel_tool_calls: false,
                 output_schema: overrides.output_schema.clone(),
