@@ -472,21 +472,7 @@ pub(crate) fn command_line(command: &[String]) -> String {
     {
         return script.clone();
     }
-    command
-        .iter()
-        .map(|word| {
-            if !word.is_empty()
-                && word
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || "-_./=:@%+,".contains(c))
-            {
-                word.clone()
-            } else {
-                format!("'{}'", word.replace('\'', r"'\''"))
-            }
-        })
-        .collect::<Vec<_>>()
-        .join(" ")
+    shell_words::join(command)
 }
 
 /// Text in a fenced code block whose fence no run of backticks inside can close.

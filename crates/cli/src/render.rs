@@ -504,19 +504,5 @@ fn wire_name(value: &impl serde::Serialize) -> String {
 
 /// A command as a person would type it.
 pub(crate) fn shell_words(command: &[String]) -> String {
-    command
-        .iter()
-        .map(|word| {
-            if !word.is_empty()
-                && word
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || "-_./=:,+@%".contains(c))
-            {
-                word.clone()
-            } else {
-                format!("'{}'", word.replace('\'', r"'\''"))
-            }
-        })
-        .collect::<Vec<_>>()
-        .join(" ")
+    shell_words::join(command)
 }

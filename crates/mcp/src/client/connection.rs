@@ -455,8 +455,5 @@ async fn start_http(
 
 /// A command and its arguments as a person would type them (for messages only).
 fn shell_line(command: &str, args: &[String]) -> String {
-    std::iter::once(command)
-        .chain(args.iter().map(String::as_str))
-        .collect::<Vec<_>>()
-        .join(" ")
+    shell_words::join(std::iter::once(command).chain(args.iter().map(String::as_str)))
 }
