@@ -7,7 +7,10 @@ use std::time::Duration;
 
 use insta::assert_json_snapshot;
 use serde_json::json;
-use support::{approval_id, approvals, call, call_ends, output_of, say, server, session, types};
+use support::{
+    answer_next_approval, approval_id, approvals, call, call_ends, is_approval, output_of, say,
+    server, session, types,
+};
 use turnkit::model::ScriptedModel;
 use turnkit::{ApprovalPolicy, ApprovalSubject, EventMsg, Op, ReviewDecision, UserInput};
 use turnkit_mcp::client::McpClients;
@@ -16,10 +19,6 @@ fn user(text: &str) -> Op {
     Op::UserInput {
         items: vec![UserInput::text(text)],
     }
-}
-
-fn is_approval(event: &turnkit::Event) -> bool {
-    matches!(event.msg, EventMsg::ApprovalRequested { .. })
 }
 
 /// A model that reads `notes.txt`, writes `out.txt`, then says it is done.
@@ -151,11 +150,7 @@ async fn a_denied_call_tells_the_model_and_the_server_is_not_called() {
     ]);
     let mut session = session(clients, &model, ApprovalPolicy::OnRequest);
     let id = session.submit(user("write"));
-    let asked = session.events_until(is_approval).await;
-    session.submit(Op::DecideApproval {
-        id: approval_id(asked.last().expect("asked")),
-        decision: ReviewDecision::Denied,
-    });
+    answer_next_approval(&mut session, ReviewDecision::Denied).await;
     let events = session.events_until_terminal(&id).await;
     assert!(!dir.path().join("out.txt").exists());
     assert!(
@@ -198,11 +193,7 @@ async fn approved_for_the_session_the_same_tool_is_not_asked_again() {
     ]);
     let mut session = session(clients, &model, ApprovalPolicy::Always);
     let id = session.submit(user("write two files"));
-    let asked = session.events_until(is_approval).await;
-    session.submit(Op::DecideApproval {
-        id: approval_id(asked.last().expect("asked")),
-        decision: ReviewDecision::ApprovedForSession,
-    });
+    answer_next_approval(&mut session, ReviewDecision::ApprovedForSession).await;
     session.events_until_terminal(&id).await;
     session.run(user("one more")).await;
     for file in ["a.txt", "b.txt", "c.txt"] {
@@ -226,11 +217,7 @@ async fn abort_stops_the_turn_without_calling_the_server() {
     ]);
     let mut session = session(clients, &model, ApprovalPolicy::Untrusted);
     let id = session.submit(user("write"));
-    let asked = session.events_until(is_approval).await;
-    session.submit(Op::DecideApproval {
-        id: approval_id(asked.last().expect("asked")),
-        decision: ReviewDecision::Abort,
-    });
+    answer_next_approval(&mut session, ReviewDecision::Abort).await;
     let events = tokio::time::timeout(Duration::from_secs(30), session.events_until_terminal(&id))
         .await
         .expect("the turn ends");

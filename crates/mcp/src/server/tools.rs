@@ -61,13 +61,7 @@ fn start_tool() -> Tool {
     )
     .with_title("Run a turnkit agent session")
     .with_raw_output_schema(object(output_schema()))
-    .with_annotations(
-        ToolAnnotations::new()
-            .read_only(false)
-            .destructive(true)
-            .idempotent(false)
-            .open_world(true),
-    )
+    .with_annotations(session_annotations())
 }
 
 fn reply_tool() -> Tool {
@@ -94,13 +88,17 @@ fn reply_tool() -> Tool {
     )
     .with_title("Reply to a turnkit agent session")
     .with_raw_output_schema(object(output_schema()))
-    .with_annotations(
-        ToolAnnotations::new()
-            .read_only(false)
-            .destructive(true)
-            .idempotent(false)
-            .open_world(true),
-    )
+    .with_annotations(session_annotations())
+}
+
+/// What both tools may do: run commands and edit files (so not read-only, not idempotent),
+/// and reach whatever the agent's commands reach.
+fn session_annotations() -> ToolAnnotations {
+    ToolAnnotations::new()
+        .read_only(false)
+        .destructive(true)
+        .idempotent(false)
+        .open_world(true)
 }
 
 /// The structured content of both tools' results.

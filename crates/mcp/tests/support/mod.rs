@@ -13,7 +13,7 @@ use std::time::Duration;
 use serde_json::Value;
 use turnkit::model::{ModelClient, ScriptedModel, ScriptedTurn};
 use turnkit::testkit::TestSession;
-use turnkit::{ApprovalPolicy, Event, EventMsg};
+use turnkit::{ApprovalPolicy, Event, EventMsg, Op, ReviewDecision};
 use turnkit_mcp::client::{McpClients, McpServerConfig};
 
 /// The test MCP server (`examples/mcp_test_server`), which `cargo test` and `cargo nextest`
@@ -101,6 +101,20 @@ pub(crate) fn approval_id(event: &Event) -> String {
         EventMsg::ApprovalRequested { approval_id, .. } => approval_id.clone(),
         other => panic!("expected an approval request, got {other:?}"),
     }
+}
+
+/// Whether `event` is an approval request.
+pub(crate) fn is_approval(event: &Event) -> bool {
+    matches!(event.msg, EventMsg::ApprovalRequested { .. })
+}
+
+/// Waits for the session's next approval request and answers it with `decision`.
+pub(crate) async fn answer_next_approval(session: &mut TestSession, decision: ReviewDecision) {
+    let asked = session.events_until(is_approval).await;
+    session.submit(Op::DecideApproval {
+        id: approval_id(asked.last().expect("an approval request")),
+        decision,
+    });
 }
 
 /// The warnings' messages among `events`.
