@@ -124,10 +124,7 @@ impl Server {
     }
 
     async fn call(&self, arguments: Value) -> CallToolResult {
-        tokio::time::timeout(TIMEOUT, self.client.call_tool(call_of(arguments)))
-            .await
-            .expect("the call ends in time")
-            .expect("the call is answered")
+        call_in_time(&self.client, arguments).await
     }
 }
 
@@ -158,6 +155,17 @@ async fn spawn_on_pipes(
     .await
     .expect("the client connects");
     (child, client)
+}
+
+/// Calls `{"tool": NAME, ...arguments}` and waits for its answer, within [`TIMEOUT`].
+async fn call_in_time(
+    client: &RunningService<RoleClient, Client>,
+    arguments: Value,
+) -> CallToolResult {
+    tokio::time::timeout(TIMEOUT, client.call_tool(call_of(arguments)))
+        .await
+        .expect("the call ends in time")
+        .expect("the call is answered")
 }
 
 /// `{"tool": NAME, ...arguments}` as a call.
@@ -520,15 +528,11 @@ async fn closing_stdin_shuts_the_sessions_down_and_exits_0() {
         { "steps": [{ "type": "message", "text": "Hello." }] }
     ]});
     let (mut child, client) = spawn_on_pipes(&project, &script).await;
-    let result = tokio::time::timeout(
-        TIMEOUT,
-        client.call_tool(call_of(
-            json!({ "tool": "turnkit", "prompt": "hi", "cwd": cwd(&project) }),
-        )),
+    let result = call_in_time(
+        &client,
+        json!({ "tool": "turnkit", "prompt": "hi", "cwd": cwd(&project) }),
     )
-    .await
-    .expect("in time")
-    .expect("answered");
+    .await;
     assert_eq!(structured(&result)["message"], "Hello.");
 
     // Closing the client closes the server's stdin.
@@ -653,15 +657,11 @@ async fn a_reply_resumes_a_session_an_earlier_server_stored() {
         &json!({ "turns": [{ "steps": [{ "type": "message", "text": "Hello." }] }] }),
     )
     .await;
-    let started = tokio::time::timeout(
-        TIMEOUT,
-        client.call_tool(call_of(
-            json!({ "tool": "turnkit", "prompt": "hi", "cwd": cwd(&project) }),
-        )),
+    let started = call_in_time(
+        &client,
+        json!({ "tool": "turnkit", "prompt": "hi", "cwd": cwd(&project) }),
     )
-    .await
-    .expect("in time")
-    .expect("answered");
+    .await;
     let session_id = structured(&started)["session_id"]
         .as_str()
         .expect("an id")
@@ -677,15 +677,11 @@ async fn a_reply_resumes_a_session_an_earlier_server_stored() {
         &json!({ "turns": [{ "steps": [{ "type": "message", "text": "Welcome back." }] }] }),
     )
     .await;
-    let replied = tokio::time::timeout(
-        TIMEOUT,
-        client.call_tool(call_of(
-            json!({ "tool": "turnkit_reply", "session_id": session_id, "prompt": "again" }),
-        )),
+    let replied = call_in_time(
+        &client,
+        json!({ "tool": "turnkit_reply", "session_id": session_id, "prompt": "again" }),
     )
-    .await
-    .expect("in time")
-    .expect("answered");
+    .await;
     assert_eq!(replied.is_error, Some(false), "{}", text(&replied));
     assert_eq!(structured(&replied)["message"], "Welcome back.");
     let records = rollout(&project);
