@@ -5,7 +5,7 @@
 mod fixture;
 mod support;
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
@@ -16,14 +16,31 @@ use turnkit::model::ScriptedModel;
 use turnkit::{ApprovalPolicy, EventMsg, Op, UserInput};
 use turnkit_mcp::client::{McpClients, McpServerConfig};
 
+/// The values of the `x-turnkit-test` header, one per HTTP request the server got.
+type SeenHeaders = Arc<Mutex<Vec<Option<String>>>>;
+
 /// Serves the test server's tools at `http://127.0.0.1:<port>/mcp` until the token is
-/// cancelled.
-async fn serve() -> (String, CancellationToken) {
+/// cancelled, noting each request's `x-turnkit-test` header.
+async fn serve() -> (String, CancellationToken, SeenHeaders) {
     let stop = CancellationToken::new();
     let config = StreamableHttpServerConfig::default().with_cancellation_token(stop.child_token());
     let service: StreamableHttpService<fixture::Fixture, LocalSessionManager> =
         StreamableHttpService::new(|| Ok(fixture::Fixture), Arc::default(), config);
-    let router = axum::Router::new().nest_service("/mcp", service);
+    let seen = SeenHeaders::default();
+    let router =
+        axum::Router::new()
+            .nest_service("/mcp", service)
+            .layer(axum::middleware::from_fn({
+                let seen = Arc::clone(&seen);
+                move |request: axum::extract::Request, next: axum::middleware::Next| {
+                    let value = request
+                        .headers()
+                        .get("x-turnkit-test")
+                        .map(|value| String::from_utf8_lossy(value.as_bytes()).into_owned());
+                    seen.lock().expect("the header log").push(value);
+                    next.run(request)
+                }
+            }));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("a loopback port");
@@ -36,20 +53,22 @@ async fn serve() -> (String, CancellationToken) {
                 .await;
         }
     });
-    (format!("http://{address}/mcp"), stop)
+    (format!("http://{address}/mcp"), stop, seen)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_streamable_http_servers_tools_are_called_from_a_turn() {
-    let (url, stop) = serve().await;
+    let (url, stop, seen) = serve().await;
     let dir = tempfile::tempdir().expect("a temp dir");
     let notes = dir.path().join("notes.txt");
     std::fs::write(&notes, "served over HTTP").expect("write notes");
-    let clients = McpClients::connect(
-        [McpServerConfig::streamable_http("web", &url).header("x-turnkit-test", "1")],
-        dir.path(),
-    )
-    .await;
+    let clients =
+        McpClients::connect(
+            [McpServerConfig::streamable_http("web", &url)
+                .header("x-turnkit-test", "sent by turnkit")],
+            dir.path(),
+        )
+        .await;
     assert!(clients.failures().is_empty(), "{:?}", clients.failures());
     let model = ScriptedModel::new([
         call(
@@ -79,6 +98,14 @@ async fn a_streamable_http_servers_tools_are_called_from_a_turn() {
     ));
     drop(session);
     stop.cancel();
+    // Every request (handshake, listing, the call) carried the configured header.
+    let seen = seen.lock().expect("the header log");
+    assert!(seen.len() >= 3, "{seen:?}");
+    assert!(
+        seen.iter()
+            .all(|value| value.as_deref() == Some("sent by turnkit")),
+        "{seen:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
