@@ -11,8 +11,8 @@ use anyhow::Context;
 use clap::{Args, ValueEnum};
 use tokio::signal::unix::{SignalKind, signal};
 use turnkit::mcp::server::{
-    ApprovalFallback, FactoryError, McpServer, ResumeRequest, ServerOptions, SessionFactory,
-    StartRequest,
+    ApprovalFallback, DEFAULT_IDLE_SESSIONS, FactoryError, McpServer, ResumeRequest, ServerOptions,
+    SessionFactory, StartRequest,
 };
 use turnkit::{CancellationToken, Session};
 
@@ -35,6 +35,11 @@ pub(crate) struct McpServerArgs {
     /// declared no elicitation capability).
     #[arg(long, value_enum, default_value_t = FallbackArg::Deny)]
     pub(crate) approval_fallback: FallbackArg,
+    /// How many sessions with no turn running the server keeps open; past it, the least
+    /// recently used is closed, and resumed from the session store (with the policies and
+    /// model it was started with) when a `turnkit_reply` names it.
+    #[arg(long, value_name = "COUNT", default_value_t = DEFAULT_IDLE_SESSIONS)]
+    pub(crate) idle_sessions: usize,
     #[command(flatten)]
     pub(crate) model: ModelArgs,
     #[command(flatten)]
@@ -71,7 +76,8 @@ pub(crate) async fn mcp_server(args: McpServerArgs) -> anyhow::Result<u8> {
     let options = ServerOptions::default()
         .approval_policy(args.approval_policy.into())
         .sandbox_policy(args.sandbox.into())
-        .approval_fallback(args.approval_fallback.into());
+        .approval_fallback(args.approval_fallback.into())
+        .idle_sessions(args.idle_sessions);
     let cancellation = CancellationToken::new();
     watch_signals(cancellation.clone())?;
     eprintln!(
@@ -183,10 +189,14 @@ impl SessionFactory for CliFactory {
             .sandbox_policy(request.sandbox_policy)
             .resume(&stored.path);
         let builder = self.with_mcp_servers(builder, &stored.cwd).await?;
-        self.model
-            .clone()
+        self.model_for(request.model.as_deref())?
             .install(builder)
             .build()
             .map_err(|error| FactoryError::Failed(Box::new(error)))
+    }
+
+    // Every session this factory starts has a rollout in the store, found by its id.
+    fn stores_sessions(&self) -> bool {
+        true
     }
 }

@@ -100,13 +100,20 @@ impl Server {
     /// Starts `turnkit mcp-server --scripted SCRIPT` in the project, connected over the
     /// child-process transport.
     async fn start(project: &Project, script: &Value, decision: Option<&'static str>) -> Self {
+        Self::start_with(project, script, decision, &[]).await
+    }
+
+    /// [`Server::start`] with more flags.
+    async fn start_with(
+        project: &Project,
+        script: &Value,
+        decision: Option<&'static str>,
+        flags: &[&str],
+    ) -> Self {
         let script = project.script(script);
-        let command = tokio::process::Command::from(project.command(&[
-            "mcp-server",
-            "--scripted",
-            script.to_str().expect("utf-8"),
-        ]))
-        .configure(|_| {});
+        let mut args = vec!["mcp-server", "--scripted", script.to_str().expect("utf-8")];
+        args.extend_from_slice(flags);
+        let command = tokio::process::Command::from(project.command(&args)).configure(|_| {});
         let transport = TokioChildProcess::new(command).expect("start turnkit mcp-server");
         let seen = Arc::new(Mutex::new(Seen::default()));
         let client = tokio::time::timeout(
@@ -690,4 +697,55 @@ async fn a_reply_resumes_a_session_an_earlier_server_stored() {
         ["hi", "again"],
         "the reply continued the stored session"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_session_is_closed_and_a_reply_resumes_it_with_the_policy_it_started_with() {
+    let project = Project::new(&[]);
+    // The server asks before every command and, with no elicitation, declines; the session
+    // is started with `never`, so its command runs only if the resumed session keeps that.
+    let server = Server::start_with(
+        &project,
+        &json!({ "turns": [
+            { "steps": [{ "type": "message", "text": "Ready." }] },
+            { "steps": [{ "type": "function_call", "call_id": "call-1", "name": "shell",
+                          "arguments": { "command": ["touch", "made-after-resume"] } }] },
+            { "steps": [{ "type": "message", "text": "Made it." }] }
+        ]}),
+        None,
+        &["--approval-policy", "untrusted", "--idle-sessions", "0"],
+    )
+    .await;
+    let started = server
+        .call(json!({ "tool": "turnkit", "prompt": "get ready", "cwd": cwd(&project), "approval_policy": "never" }))
+        .await;
+    assert_eq!(started.is_error, Some(false), "{}", text(&started));
+    let session_id = structured(&started)["session_id"]
+        .as_str()
+        .expect("an id")
+        .to_owned();
+
+    let replied = server
+        .call(
+            json!({ "tool": "turnkit_reply", "session_id": session_id, "prompt": "make the file" }),
+        )
+        .await;
+    assert_eq!(replied.is_error, Some(false), "{}", text(&replied));
+    assert_eq!(structured(&replied)["message"], "Made it.");
+    assert!(
+        project.path().join("made-after-resume").exists(),
+        "the command ran without asking, under the session's own policy"
+    );
+    // With no idle session allowed, the session was shut down after its first turn and
+    // resumed for the reply: one rollout holds both, with the shutdown between them.
+    let records = rollout(&project);
+    let shutdown_at = records
+        .iter()
+        .position(|record| matches!(record, RolloutRecord::Event { event } if event.msg == EventMsg::ShutdownComplete))
+        .expect("the idle session was shut down");
+    let reply_at = records
+        .iter()
+        .position(|record| user_text(record).as_deref() == Some("make the file"))
+        .expect("the reply is in the history");
+    assert!(shutdown_at < reply_at);
 }

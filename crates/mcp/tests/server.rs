@@ -97,6 +97,7 @@ fn regular_task(aborts: Arc<AtomicUsize>) -> FnTask {
 struct Factory {
     aborts: Arc<AtomicUsize>,
     starts: Arc<Mutex<Vec<StartRequest>>>,
+    resumes: Arc<Mutex<Vec<ResumeRequest>>>,
     /// Where the sessions' rollouts go.
     store: Arc<tempfile::TempDir>,
 }
@@ -106,6 +107,7 @@ impl Default for Factory {
         Self {
             aborts: Arc::default(),
             starts: Arc::default(),
+            resumes: Arc::default(),
             store: Arc::new(tempfile::tempdir().expect("a temp dir")),
         }
     }
@@ -126,7 +128,7 @@ impl SessionFactory for Factory {
         };
         Session::builder()
             .session_id(format!("session-{number}"))
-            .rollout(self.store.path().join(format!("session-{number}.jsonl")))
+            .rollout(self.rollout(&format!("session-{number}")))
             .task(regular_task(self.aborts.clone()).registration())
             .cwd(&request.cwd)
             .approval_policy(request.approval_policy)
@@ -136,7 +138,50 @@ impl SessionFactory for Factory {
     }
 
     async fn resume(&self, request: ResumeRequest) -> Result<Session, FactoryError> {
-        Err(FactoryError::UnknownSession(request.session_id))
+        // Ids are `session-<number of its start>`; anything else was never started here.
+        let start = request
+            .session_id
+            .strip_prefix("session-")
+            .and_then(|number| number.parse::<usize>().ok())
+            .and_then(|number| {
+                let starts = self.starts.lock().expect("lock");
+                starts.get(number.checked_sub(1)?).cloned()
+            })
+            .ok_or_else(|| FactoryError::UnknownSession(request.session_id.clone()))?;
+        self.resumes.lock().expect("lock").push(request.clone());
+        Session::builder()
+            .resume(self.rollout(&request.session_id))
+            .task(regular_task(self.aborts.clone()).registration())
+            .cwd(&start.cwd)
+            .approval_policy(request.approval_policy)
+            .sandbox_policy(request.sandbox_policy)
+            .build()
+            .map_err(|error| FactoryError::Failed(Box::new(error)))
+    }
+
+    fn stores_sessions(&self) -> bool {
+        true
+    }
+}
+
+impl Factory {
+    fn rollout(&self, session_id: &str) -> std::path::PathBuf {
+        self.store.path().join(format!("{session_id}.jsonl"))
+    }
+
+    /// Waits until the session's rollout records its shutdown.
+    async fn wait_for_shutdown(&self, session_id: &str) {
+        let path = self.rollout(session_id);
+        tokio::time::timeout(TIMEOUT, async {
+            while !std::fs::read_to_string(&path)
+                .unwrap_or_default()
+                .contains("shutdown_complete")
+            {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        })
+        .await
+        .expect("the session shuts down in time");
     }
 }
 
@@ -202,6 +247,8 @@ impl ClientHandler for Client {
 
 struct Harness {
     client: RunningService<RoleClient, Client>,
+    /// A clone of the server the client talks to.
+    mcp: McpServer,
     seen: Arc<Mutex<Seen>>,
     server: tokio::task::JoinHandle<Result<(), turnkit_mcp::server::Error>>,
     factory: Factory,
@@ -211,7 +258,8 @@ struct Harness {
 async fn connect(decision: Option<&'static str>, options: ServerOptions) -> Harness {
     let factory = Factory::default();
     let (server_end, client_end) = tokio::io::duplex(64 * 1024);
-    let server = tokio::spawn(McpServer::new(factory.clone(), options).serve(server_end));
+    let mcp = McpServer::new(factory.clone(), options);
+    let server = tokio::spawn(mcp.clone().serve(server_end));
     let seen = Arc::new(Mutex::new(Seen::default()));
     let client = Client {
         decision,
@@ -222,6 +270,7 @@ async fn connect(decision: Option<&'static str>, options: ServerOptions) -> Harn
     .expect("the client connects");
     Harness {
         client,
+        mcp,
         seen,
         server,
         factory,
@@ -533,4 +582,66 @@ async fn closing_the_connection_shuts_every_session_down_and_ends_serve() {
             records.last()
         );
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_sessions_past_the_limit_are_shut_down_and_resumed_with_their_own_setup() {
+    let harness = connect(None, ServerOptions::default().idle_sessions(1)).await;
+    let first = harness
+        .call(json!({
+            "tool": "turnkit", "prompt": "count", "cwd": harness.cwd(),
+            "approval_policy": "never", "sandbox": "read_only",
+        }))
+        .await;
+    let first_id = structured(&first)["session_id"]
+        .as_str()
+        .expect("an id")
+        .to_owned();
+    let second = harness.start("count").await;
+    let second_id = structured(&second)["session_id"]
+        .as_str()
+        .expect("an id")
+        .to_owned();
+
+    // Two idle sessions, one allowed: the least recently used one is shut down.
+    harness.factory.wait_for_shutdown(&first_id).await;
+    assert_eq!(harness.mcp.session_count(), 1);
+
+    // A reply brings it back from its rollout, with the policies it was started with.
+    let reply = harness
+        .call(json!({ "tool": "turnkit_reply", "session_id": first_id, "prompt": "count" }))
+        .await;
+    assert_eq!(reply.is_error, Some(false), "{}", text(&reply));
+    assert_eq!(
+        structured(&reply)["message"],
+        "user messages so far: 2",
+        "the resumed session has the first turn in its history"
+    );
+    harness.factory.wait_for_shutdown(&second_id).await;
+    assert_eq!(harness.mcp.session_count(), 1);
+    let resumes = harness.factory.resumes.lock().expect("lock").clone();
+    assert_eq!(resumes.len(), 1);
+    assert_eq!(resumes[0].session_id, first_id);
+    assert_eq!(
+        resumes[0].approval_policy,
+        turnkit_protocol::ApprovalPolicy::Never
+    );
+    assert_eq!(
+        resumes[0].sandbox_policy,
+        turnkit_protocol::SandboxPolicy::read_only()
+    );
+
+    // The other one, resumed in turn, has its own history and the server's defaults it was
+    // started with.
+    let reply = harness
+        .call(json!({ "tool": "turnkit_reply", "session_id": second_id, "prompt": "count" }))
+        .await;
+    assert_eq!(structured(&reply)["message"], "user messages so far: 2");
+    let resumes = harness.factory.resumes.lock().expect("lock").clone();
+    assert_eq!(resumes.len(), 2);
+    assert_eq!(
+        resumes[1].approval_policy,
+        turnkit_protocol::ApprovalPolicy::OnRequest
+    );
+    assert_eq!(harness.factory.starts.lock().expect("lock").len(), 2);
 }

@@ -23,6 +23,11 @@ use turnkit_session_core::Session;
 ///
 /// Both run on the server's async runtime while an MCP request waits: they must not block
 /// for long (reading a rollout file is fine).
+///
+/// A factory whose `resume` brings back every session its `start` built (each has a rollout
+/// it can find by id) says so with [`SessionFactory::stores_sessions`]; only then does the
+/// server shut idle sessions down past [`ServerOptions::idle_sessions`](super::ServerOptions)
+/// and resume them when a reply comes.
 #[async_trait]
 pub trait SessionFactory: Send + Sync + 'static {
     /// A new session for this request.
@@ -30,6 +35,13 @@ pub trait SessionFactory: Send + Sync + 'static {
 
     /// The stored session with exactly this id, to continue it.
     async fn resume(&self, request: ResumeRequest) -> Result<Session, FactoryError>;
+
+    /// Whether [`SessionFactory::resume`] can bring back any session [`SessionFactory::start`]
+    /// built once it has been shut down; `false` unless the factory says so, and then the
+    /// server holds every session until the connection ends.
+    fn stores_sessions(&self) -> bool {
+        false
+    }
 }
 
 /// What the `turnkit` tool asks for, checked by the server.
@@ -70,15 +82,21 @@ impl StartRequest {
 }
 
 /// What `turnkit_reply` asks for when the server does not hold the session.
+///
+/// For a session this server started and shut down while idle, the policies and model are
+/// the ones its `turnkit` call chose; for a session stored by an earlier run or another
+/// program, they are the server's defaults (a rollout records no policy).
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
 pub struct ResumeRequest {
     /// The session's id, exactly as the `turnkit` tool returned it.
     pub session_id: String,
-    /// The policy the resumed session runs under (the server's default).
+    /// The policy the resumed session runs under.
     pub approval_policy: ApprovalPolicy,
-    /// The sandbox the resumed session runs under (the server's default).
+    /// The sandbox the resumed session runs under.
     pub sandbox_policy: SandboxPolicy,
+    /// The model its `turnkit` call asked for, if any.
+    pub model: Option<String>,
 }
 
 impl ResumeRequest {
@@ -92,7 +110,15 @@ impl ResumeRequest {
             session_id: session_id.into(),
             approval_policy,
             sandbox_policy,
+            model: None,
         }
+    }
+
+    /// Asks for this model (the one the session was started with).
+    #[must_use]
+    pub fn with_model(mut self, model: impl Into<String>) -> Self {
+        self.model = Some(model.into());
+        self
     }
 }
 

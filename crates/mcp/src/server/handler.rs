@@ -4,6 +4,7 @@
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fmt::Write as _;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use rmcp::model::{
@@ -18,7 +19,7 @@ use serde_json::json;
 use tokio::sync::OwnedMutexGuard;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
-use turnkit_protocol::{EventMsg, Op, ReviewDecision};
+use turnkit_protocol::{ApprovalPolicy, EventMsg, Op, ReviewDecision, SandboxPolicy};
 use turnkit_session_core::Session;
 
 use super::Error;
@@ -37,13 +38,23 @@ struct SessionSlot {
     /// The cancellation of the call running a turn, while one does: a reply that finds the
     /// session busy waits for a cancelled call's turn to end instead of failing.
     current_call: Mutex<Option<CancellationToken>>,
+    /// What the session was started with, to resume it with after it is shut down idle.
+    setup: Setup,
+    /// When a turn last ended or began here, on the server's clock of ticks.
+    last_used: AtomicU64,
+    /// Set, under the sessions lock and with the session locked, when the server shuts the
+    /// session down for being idle: a reply that still holds this slot resumes it instead.
+    evicted: AtomicBool,
 }
 
 impl SessionSlot {
-    fn new(session: Session) -> Slot {
+    fn new(session: Session, setup: Setup) -> Slot {
         Arc::new(Self {
             session: Arc::new(tokio::sync::Mutex::new(session)),
             current_call: Mutex::new(None),
+            setup,
+            last_used: AtomicU64::new(0),
+            evicted: AtomicBool::new(false),
         })
     }
 
@@ -52,6 +63,35 @@ impl SessionSlot {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
     }
+
+    fn is_evicted(&self) -> bool {
+        self.evicted.load(Ordering::Acquire)
+    }
+}
+
+/// The policies and model a session runs with, kept to resume it the same way.
+#[derive(Clone)]
+struct Setup {
+    approval_policy: ApprovalPolicy,
+    sandbox_policy: SandboxPolicy,
+    model: Option<String>,
+}
+
+/// A session shut down for being idle: how to resume it, and when its shutdown is over (its
+/// rollout is free to reopen then).
+struct Evicted {
+    setup: Setup,
+    shut_down: CancellationToken,
+}
+
+/// The sessions of a server. Invariant: its lock is only held to look up, insert or take
+/// an entry, never across an await.
+#[derive(Default)]
+struct Sessions {
+    live: HashMap<String, Slot>,
+    evicted: HashMap<String, Evicted>,
+    /// One gate per id being resumed, so two replies never reopen the same rollout.
+    resuming: HashMap<String, Arc<tokio::sync::Mutex<()>>>,
 }
 
 /// The MCP server: the `turnkit` and `turnkit_reply` tools over sessions from a
@@ -66,9 +106,9 @@ pub struct McpServer {
 struct Inner {
     factory: Box<dyn SessionFactory>,
     options: ServerOptions,
-    // Sessions by id. Invariant: the std lock is only held to look up, insert or take a slot,
-    // never across an await.
-    sessions: Mutex<HashMap<String, Slot>>,
+    sessions: Mutex<Sessions>,
+    /// The clock `SessionSlot::last_used` reads.
+    ticks: AtomicU64,
     log_level: LogLevel,
 }
 
@@ -79,7 +119,8 @@ impl McpServer {
             inner: Arc::new(Inner {
                 factory: Box::new(factory),
                 options,
-                sessions: Mutex::new(HashMap::new()),
+                sessions: Mutex::new(Sessions::default()),
+                ticks: AtomicU64::new(0),
                 log_level: LogLevel::default(),
             }),
         }
@@ -145,9 +186,9 @@ impl McpServer {
         quit.map(|_| ()).map_err(Error::Service)
     }
 
-    /// How many sessions the server holds.
+    /// How many sessions the server holds (not counting those shut down for being idle).
     pub fn session_count(&self) -> usize {
-        self.sessions().len()
+        self.sessions().live.len()
     }
 
     /// Shuts every session down (`Op::Shutdown`, then its `shutdown_complete`), each within
@@ -159,33 +200,98 @@ impl McpServer {
     /// Cancel safe in effect: the sessions are already taken from the server, and dropping
     /// one ends it at once.
     pub async fn shutdown(&self) {
-        let slots: Vec<Slot> = self.sessions().drain().map(|(_, slot)| slot).collect();
+        let (slots, evicted): (Vec<Slot>, Vec<CancellationToken>) = {
+            let mut sessions = self.sessions();
+            (
+                sessions.live.drain().map(|(_, slot)| slot).collect(),
+                sessions
+                    .evicted
+                    .values()
+                    .map(|evicted| evicted.shut_down.clone())
+                    .collect(),
+            )
+        };
         let bound = self.inner.options.stop_bound;
         let mut shutdowns = JoinSet::new();
         for slot in slots {
             shutdowns.spawn(async move {
-                let Ok(mut session) =
+                if let Ok(session) =
                     tokio::time::timeout(bound, slot.session.clone().lock_owned()).await
-                else {
-                    return;
-                };
-                if session.submit(Op::Shutdown).is_err() {
-                    return;
+                {
+                    shut_down(session, bound).await;
                 }
-                let _ = tokio::time::timeout(bound, async {
-                    while let Some(event) = session.next_event().await {
-                        if matches!(event.msg, EventMsg::ShutdownComplete) {
-                            break;
-                        }
-                    }
-                })
-                .await;
+            });
+        }
+        // Sessions already shutting down for being idle finish first too.
+        for shut_down in evicted {
+            shutdowns.spawn(async move {
+                let _ = tokio::time::timeout(bound, shut_down.cancelled()).await;
             });
         }
         while shutdowns.join_next().await.is_some() {}
     }
 
-    fn sessions(&self) -> std::sync::MutexGuard<'_, HashMap<String, Slot>> {
+    /// Marks `slot` as used now.
+    fn touch(&self, slot: &SessionSlot) {
+        let tick = self.inner.ticks.fetch_add(1, Ordering::Relaxed) + 1;
+        slot.last_used.store(tick, Ordering::Relaxed);
+    }
+
+    /// Shuts the least recently used idle sessions down past
+    /// [`ServerOptions::idle_sessions`], when the factory can resume them; each is resumed
+    /// with its own setup when a reply names it.
+    fn evict_idle(&self) {
+        if !self.inner.factory.stores_sessions() {
+            return;
+        }
+        let limit = self.inner.options.idle_sessions;
+        let mut evicting = Vec::new();
+        {
+            let mut sessions = self.sessions();
+            if sessions.live.len() <= limit {
+                return;
+            }
+            // A session is idle when no call holds it; holding its lock keeps it so.
+            let mut idle: Vec<(u64, String, OwnedMutexGuard<Session>)> = sessions
+                .live
+                .iter()
+                .filter_map(|(id, slot)| {
+                    let guard = slot.session.clone().try_lock_owned().ok()?;
+                    Some((slot.last_used.load(Ordering::Relaxed), id.clone(), guard))
+                })
+                .collect();
+            if idle.len() <= limit {
+                return;
+            }
+            idle.sort_by_key(|(tick, ..)| *tick);
+            let excess = idle.len() - limit;
+            for (_, id, guard) in idle.into_iter().take(excess) {
+                let Some(slot) = sessions.live.remove(&id) else {
+                    continue;
+                };
+                slot.evicted.store(true, Ordering::Release);
+                let shut_down = CancellationToken::new();
+                sessions.evicted.insert(
+                    id.clone(),
+                    Evicted {
+                        setup: slot.setup.clone(),
+                        shut_down: shut_down.clone(),
+                    },
+                );
+                evicting.push((id, guard, shut_down));
+            }
+        }
+        let bound = self.inner.options.stop_bound;
+        for (id, session, done) in evicting {
+            tracing::debug!(session_id = %id, "shutting an idle session down");
+            tokio::spawn(async move {
+                shut_down(session, bound).await;
+                done.cancel();
+            });
+        }
+    }
+
+    fn sessions(&self) -> std::sync::MutexGuard<'_, Sessions> {
         self.inner
             .sessions
             .lock()
@@ -208,17 +314,22 @@ impl McpServer {
         if let Some(model) = arguments.model {
             request = request.with_model(model);
         }
+        let setup = Setup {
+            approval_policy: request.approval_policy,
+            sandbox_policy: request.sandbox_policy.clone(),
+            model: request.model.clone(),
+        };
         let session = match self.inner.factory.start(request).await {
             Ok(session) => session,
             Err(error) => return tool_error(&factory_message(&error)),
         };
         let id = session.id().to_owned();
-        let slot = SessionSlot::new(session);
+        let slot = SessionSlot::new(session, setup);
         // Locked before anyone else can see it, so this call runs the first turn.
         let Ok(session) = slot.session.clone().try_lock_owned() else {
             return tool_error("the new session was taken by another call");
         };
-        self.sessions().insert(id, slot.clone());
+        self.sessions().live.insert(id, slot.clone());
         self.run(&slot, session, arguments.prompt, context).await
     }
 
@@ -227,30 +338,44 @@ impl McpServer {
         arguments: ReplyArguments,
         context: RequestContext<RoleServer>,
     ) -> CallToolResult {
-        let existing = self.sessions().get(&arguments.session_id).cloned();
-        let slot = match existing {
-            Some(slot) => slot,
-            None => match self.resume(&arguments.session_id).await {
-                Ok(slot) => slot,
-                Err(result) => return result,
-            },
-        };
-        let session = if let Ok(session) = slot.session.clone().try_lock_owned() {
-            session
-        } else {
-            let Some(session) = self.wait_for_stopping_call(&slot).await else {
-                return tool_error(&format!(
-                    "session {} is running a turn for another call; wait for that call's result (or cancel it), then reply",
-                    arguments.session_id
-                ));
+        let id = &arguments.session_id;
+        // At most twice: a slot shut down for being idle between the lookup and the lock is
+        // looked up again, and then resumed.
+        for _ in 0..2 {
+            let existing = self.sessions().live.get(id).cloned();
+            let slot = match existing {
+                Some(slot) => slot,
+                None => match self.resume(id).await {
+                    Ok(slot) => slot,
+                    Err(result) => return result,
+                },
             };
-            session
-        };
-        self.run(&slot, session, arguments.prompt, context).await
+            let session = if let Ok(session) = slot.session.clone().try_lock_owned() {
+                session
+            } else if slot.is_evicted() {
+                continue;
+            } else {
+                let Some(session) = self.wait_for_stopping_call(&slot).await else {
+                    return tool_error(&format!(
+                        "session {id} is running a turn for another call; wait for that call's result (or cancel it), then reply"
+                    ));
+                };
+                session
+            };
+            if slot.is_evicted() {
+                continue;
+            }
+            return self.run(&slot, session, arguments.prompt, context).await;
+        }
+        tool_error(&format!(
+            "session {id} was being shut down while this reply came; reply again"
+        ))
     }
 
-    /// The session, once the call holding it ends, when that call was cancelled (its turn is
-    /// being interrupted); `None` when the holding call is live or does not end in time.
+    /// The session, once whoever holds it lets go, when that is not a live call: a call that
+    /// was cancelled (its turn is being interrupted), or the server itself for a moment (a
+    /// call that just ended, or the scan for idle sessions). `None` when a live call holds
+    /// it or the holder does not let go in time.
     ///
     /// # Cancel safety
     ///
@@ -259,7 +384,7 @@ impl McpServer {
         let stopping = slot
             .current_call()
             .as_ref()
-            .is_some_and(CancellationToken::is_cancelled);
+            .is_none_or(CancellationToken::is_cancelled);
         if !stopping {
             return None;
         }
@@ -271,13 +396,59 @@ impl McpServer {
         .ok()
     }
 
+    /// The session `session_id` brought back by the factory: one this server shut down
+    /// for being idle, with its own setup (once its shutdown is over), or one stored
+    /// elsewhere, with the server's defaults.
     async fn resume(&self, session_id: &str) -> Result<Slot, CallToolResult> {
-        let options = &self.inner.options;
-        let request = ResumeRequest::new(
-            session_id,
-            options.approval_policy,
-            options.sandbox_policy.clone(),
+        let gate = Arc::clone(
+            self.sessions()
+                .resuming
+                .entry(session_id.to_owned())
+                .or_default(),
         );
+        let _resuming = gate.lock().await;
+        // Another reply may have resumed it while this one waited at the gate.
+        let (live, evicted) = {
+            let sessions = self.sessions();
+            (
+                sessions.live.get(session_id).cloned(),
+                sessions
+                    .evicted
+                    .get(session_id)
+                    .map(|evicted| (evicted.setup.clone(), evicted.shut_down.clone())),
+            )
+        };
+        if let Some(slot) = live {
+            return Ok(slot);
+        }
+        let options = &self.inner.options;
+        let setup = match evicted {
+            Some((setup, shut_down)) => {
+                // The old session holds its rollout until its shutdown is over.
+                if tokio::time::timeout(options.stop_bound, shut_down.cancelled())
+                    .await
+                    .is_err()
+                {
+                    return Err(tool_error(&format!(
+                        "session {session_id} is still shutting down; reply again in a moment"
+                    )));
+                }
+                setup
+            }
+            None => Setup {
+                approval_policy: options.approval_policy,
+                sandbox_policy: options.sandbox_policy.clone(),
+                model: None,
+            },
+        };
+        let mut request = ResumeRequest::new(
+            session_id,
+            setup.approval_policy,
+            setup.sandbox_policy.clone(),
+        );
+        if let Some(model) = &setup.model {
+            request = request.with_model(model.clone());
+        }
         let session = match self.inner.factory.resume(request).await {
             Ok(session) => session,
             Err(FactoryError::UnknownSession(id)) => {
@@ -287,13 +458,13 @@ impl McpServer {
             }
             Err(error) => return Err(tool_error(&factory_message(&error))),
         };
-        let slot = SessionSlot::new(session);
-        // Two replies racing to resume the same id: the first one's session is kept.
-        let slot = self
-            .sessions()
-            .entry(session_id.to_owned())
-            .or_insert(slot)
-            .clone();
+        let slot = SessionSlot::new(session, setup);
+        let mut sessions = self.sessions();
+        sessions.evicted.remove(session_id);
+        sessions.resuming.remove(session_id);
+        sessions
+            .live
+            .insert(session_id.to_owned(), Arc::clone(&slot));
         Ok(slot)
     }
 
@@ -305,6 +476,7 @@ impl McpServer {
         context: RequestContext<RoleServer>,
     ) -> CallToolResult {
         let session_id = session.id().to_owned();
+        self.touch(slot);
         *slot.current_call() = Some(context.ct.clone());
         let mut reporter = Reporter::new(
             context.peer.clone(),
@@ -327,7 +499,9 @@ impl McpServer {
         // Cleared while the session is still locked, so a caller that finds it locked always
         // sees the token of the call that holds it (or none yet).
         *slot.current_call() = None;
+        self.touch(slot);
         drop(session);
+        self.evict_idle();
         result(&session_id, &outcome)
     }
 }
@@ -403,6 +577,25 @@ impl ServerHandler for McpServer {
         self.inner.log_level.set(request.level);
         Ok(())
     }
+}
+
+/// Shuts `session` down (`Op::Shutdown`, then its `shutdown_complete`) within `bound`.
+///
+/// # Cancel safety
+///
+/// Cancel safe in effect: dropping the session midway ends it at once.
+async fn shut_down(mut session: OwnedMutexGuard<Session>, bound: std::time::Duration) {
+    if session.submit(Op::Shutdown).is_err() {
+        return;
+    }
+    let _ = tokio::time::timeout(bound, async {
+        while let Some(event) = session.next_event().await {
+            if matches!(event.msg, EventMsg::ShutdownComplete) {
+                break;
+            }
+        }
+    })
+    .await;
 }
 
 /// A tool error the client's user reads: what went wrong and what to do.

@@ -11,7 +11,10 @@
 //! declared that capability, and answered by [`ServerOptions::approval_fallback`] (deny,
 //! unless configured) when it did not; the result lists every approval and who answered it.
 //! A cancelled call interrupts its turn, whose commands' process trees are killed. When the
-//! connection ends every session is shut down.
+//! connection ends every session is shut down. A long-lived server whose factory can resume
+//! what it started keeps at most [`ServerOptions::idle_sessions`] idle sessions: the least
+//! recently used is shut down and comes back from its rollout, with its own policies and
+//! model, when a reply names it.
 //!
 //! The server knows no model, tool or store: sessions come from a [`SessionFactory`] the
 //! program implements (the CLI's `turnkit mcp-server` uses its own model flags and session
@@ -50,5 +53,5 @@ mod turn;
 pub use error::Error;
 pub use factory::{FactoryError, ResumeRequest, SessionFactory, StartRequest};
 pub use handler::McpServer;
-pub use options::{ApprovalFallback, DEFAULT_STOP_BOUND, ServerOptions};
+pub use options::{ApprovalFallback, DEFAULT_IDLE_SESSIONS, DEFAULT_STOP_BOUND, ServerOptions};
 pub use tools::{REPLY_TOOL, START_TOOL};

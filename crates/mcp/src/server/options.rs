@@ -9,6 +9,10 @@ use turnkit_protocol::{ApprovalPolicy, ReviewDecision, SandboxPolicy};
 /// server stops waiting for it.
 pub const DEFAULT_STOP_BOUND: Duration = Duration::from_secs(30);
 
+/// How many idle sessions a server holds by default before it shuts the least recently used
+/// down (when its factory can resume them).
+pub const DEFAULT_IDLE_SESSIONS: usize = 16;
+
 /// The defaults of a server and its fallback for approvals.
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
@@ -22,6 +26,12 @@ pub struct ServerOptions {
     pub approval_fallback: ApprovalFallback,
     /// How long a cancelled turn, or a session shutting down, may take.
     pub stop_bound: Duration,
+    /// How many sessions with no turn running the server holds; past it, the least recently
+    /// used is shut down and resumed from its rollout, with the policies and model it was
+    /// started with, when a reply names it. Applies only when the factory
+    /// [stores sessions](super::SessionFactory::stores_sessions); otherwise every session is
+    /// held until the connection ends.
+    pub idle_sessions: usize,
 }
 
 impl Default for ServerOptions {
@@ -31,6 +41,7 @@ impl Default for ServerOptions {
             sandbox_policy: SandboxPolicy::workspace_write(),
             approval_fallback: ApprovalFallback::Deny,
             stop_bound: DEFAULT_STOP_BOUND,
+            idle_sessions: DEFAULT_IDLE_SESSIONS,
         }
     }
 }
@@ -61,6 +72,13 @@ impl ServerOptions {
     #[must_use]
     pub fn stop_bound(mut self, bound: Duration) -> Self {
         self.stop_bound = bound;
+        self
+    }
+
+    /// Sets how many idle sessions the server holds (see [`ServerOptions::idle_sessions`]).
+    #[must_use]
+    pub fn idle_sessions(mut self, count: usize) -> Self {
+        self.idle_sessions = count;
         self
     }
 }
