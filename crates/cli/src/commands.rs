@@ -16,6 +16,7 @@ use crate::args::{
 use crate::drive::{Approvals, Driver, Outcome, Signals};
 use crate::render::{BOLD, DIM, GREEN, Output, YELLOW, shell_words};
 use crate::{Usage, mcp_config, model, store};
+use turnkit::mcp::client::McpServerConfig;
 
 /// The directory a command works in: `--cd DIR` or the current one, made absolute.
 fn work_dir(cd: Option<&Path>) -> anyhow::Result<PathBuf> {
@@ -72,7 +73,17 @@ fn start(
     stored: Option<&str>,
 ) -> anyhow::Result<Driver> {
     // Installed before anything can spawn a child, so Ctrl-C always reaches the driver.
-    let signals = Signals::install()?;
+    start_with_signals(builder, json, policy, stored, Signals::install()?)
+}
+
+/// [`start`] with the signal handlers already installed.
+fn start_with_signals(
+    builder: SessionBuilder,
+    json: bool,
+    policy: ApprovalPolicy,
+    stored: Option<&str>,
+    signals: Signals,
+) -> anyhow::Result<Driver> {
     let session = builder.build().context("cannot start the session")?;
     let mut output = Output::new(json);
     if let Some(id) = stored {
@@ -89,17 +100,44 @@ fn start(
     ))
 }
 
-async fn run_turn(
-    builder: SessionBuilder,
+/// What a turn's command needs besides its session: how to print, when to ask, which stored
+/// session to name, and the prompt.
+struct TurnArgs<'a> {
     json: bool,
     policy: ApprovalPolicy,
-    id: &str,
+    id: &'a str,
     text: String,
+}
+
+/// Connects the MCP servers, then runs one turn. The signal handlers are installed first,
+/// so a Ctrl-C, SIGTERM or SIGHUP while the servers start kills every server process
+/// started so far (dropping the connection attempt does) and ends the command as it would
+/// end a turn.
+async fn connect_and_run_turn(
+    builder: SessionBuilder,
+    servers: Vec<McpServerConfig>,
+    cwd: &Path,
+    model: model::Model,
+    turn: TurnArgs<'_>,
 ) -> anyhow::Result<Outcome> {
-    let mut driver = start(builder, json, policy, Some(id))?;
+    let mut signals = Signals::install()?;
+    let builder = tokio::select! {
+        builder = mcp_config::connect(builder, servers, cwd) => builder,
+        outcome = signals.before_session() => {
+            eprintln!("turnkit: stopped while the MCP servers were starting; none was left running");
+            return Ok(outcome);
+        }
+    };
+    let mut driver = start_with_signals(
+        model.install(builder),
+        turn.json,
+        turn.policy,
+        Some(turn.id),
+        signals,
+    )?;
     driver
         .run(Op::UserInput {
-            items: vec![UserInput::text(text)],
+            items: vec![UserInput::text(turn.text)],
         })
         .await
 }
@@ -113,8 +151,13 @@ pub(crate) async fn exec(args: ExecArgs) -> anyhow::Result<Outcome> {
     let servers = mcp_config::configured_servers(&cwd, &args.mcp.mcp_servers)?;
     let (builder, id) = new_session(&cwd, policy)?;
     let builder = builder.sandbox_policy(args.sandbox.into());
-    let builder = mcp_config::connect(builder, servers, &cwd).await;
-    run_turn(model.install(builder), args.common.json, policy, &id, text).await
+    let turn = TurnArgs {
+        json: args.common.json,
+        policy,
+        id: &id,
+        text,
+    };
+    connect_and_run_turn(builder, servers, &cwd, model, turn).await
 }
 
 /// `turnkit resume`.
@@ -139,8 +182,13 @@ pub(crate) async fn resume(args: ResumeArgs) -> anyhow::Result<Outcome> {
         .approval_policy(policy)
         .sandbox_policy(args.sandbox.into())
         .resume(&stored.path);
-    let builder = mcp_config::connect(builder, servers, &stored.cwd).await;
-    run_turn(model.install(builder), args.json, policy, &stored.id, text).await
+    let turn = TurnArgs {
+        json: args.json,
+        policy,
+        id: &stored.id,
+        text,
+    };
+    connect_and_run_turn(builder, servers, &stored.cwd, model, turn).await
 }
 
 /// `turnkit shell`: exits with the command's own code.

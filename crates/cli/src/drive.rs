@@ -89,6 +89,19 @@ impl Signals {
         })
     }
 
+    /// How the command ends when a signal comes before its session runs (while its MCP
+    /// servers start): any signal stops it, Ctrl-C as an interrupt.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe, as the handlers it reads.
+    pub(crate) async fn before_session(&mut self) -> Outcome {
+        match self.next().await {
+            SignalEvent::Interrupt => Outcome::Interrupted,
+            SignalEvent::Quit(outcome) => outcome,
+        }
+    }
+
     /// # Cancel safety
     ///
     /// Cancel safe: a signal not yet received stays queued in tokio's handler.

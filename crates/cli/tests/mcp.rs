@@ -7,8 +7,9 @@ mod support;
 use std::path::PathBuf;
 
 use serde_json::{Value, json};
-use support::{Project, events, mcp_test_server, text};
+use support::{Project, events, mcp_test_server, text, wait_for_pid};
 use turnkit::EventMsg;
+use turnkit::testkit::process::process_alive;
 
 fn write_then_answer(project: &Project) -> PathBuf {
     project.script(&json!({ "turns": [
@@ -130,4 +131,57 @@ fn a_misspelt_key_in_turnkit_toml_is_refused_with_its_file_and_line() {
         "{error}"
     );
     assert!(project.rollouts().is_empty(), "no session started");
+}
+
+#[test]
+fn ctrl_c_while_a_server_starts_kills_it_and_exits_130() {
+    let project = Project::new(&[]);
+    let script = write_then_answer(&project);
+    // A server that never answers the handshake; it writes its pid, then sleeps on.
+    let slow = "slow=sh -c 'echo $$ > slow.pid; exec sleep 30'";
+    let mut child = project
+        .command(&[
+            "exec",
+            "--mcp-server",
+            slow,
+            "--scripted",
+            script.to_str().expect("utf-8"),
+            "write hello.txt",
+        ])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("turnkit starts");
+    let server = wait_for_pid(&project.path().join("slow.pid"));
+    let interrupt = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(interrupt.success());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            break status;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "turnkit did not end after Ctrl-C"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    let output = child.wait_with_output().expect("its output");
+    assert_eq!(status.code(), Some(130), "{}", text(&output.stderr));
+    assert!(
+        text(&output.stderr).contains("stopped while the MCP servers were starting"),
+        "{}",
+        text(&output.stderr)
+    );
+    assert!(!project.path().join("hello.txt").exists(), "no turn ran");
+    // SIGKILL went to its group before turnkit exited; give the kernel a moment to act on it.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while process_alive(server) && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert!(!process_alive(server), "the starting server was killed");
 }
