@@ -1,5 +1,7 @@
 //! What a model is asked: [`Prompt`], with the tools it may call as [`ToolSpec`]s.
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 use turnkit_protocol::{ItemList, ResponseItem, ToolSpec};
 
@@ -17,9 +19,10 @@ pub struct Prompt {
     /// late in a long session costs no copy of the conversation.
     #[serde(default)]
     pub input: ItemList,
-    /// The tools the model may call.
+    /// The tools the model may call, shared with the session's tool registry (so a request
+    /// costs no copy of their schemas); build one with `vec![...].into()`.
     #[serde(default)]
-    pub tools: Vec<ToolSpec>,
+    pub tools: Arc<[ToolSpec]>,
     /// Whether the model may call several tools in one response.
     #[serde(default)]
     pub parallel_tool_calls: bool,

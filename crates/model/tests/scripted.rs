@@ -84,11 +84,12 @@ async fn records_every_prompt_without_model_invisible_items() {
     let model = ScriptedModel::new([ScriptedTurn::new(), ScriptedTurn::new()]);
     let mut first = prompt("look at the repo");
     first.input.push(ghost_snapshot());
-    first.tools.push(ToolSpec::function(
+    first.tools = vec![ToolSpec::function(
         "shell",
         "run a command",
         json!({ "type": "object" }),
-    ));
+    )]
+    .into();
     first.parallel_tool_calls = true;
     let second = prompt("and now?");
 

@@ -61,9 +61,7 @@ fn items_cost_their_text_plus_overhead_and_invisible_items_cost_nothing() {
 fn a_prompt_counts_instructions_tools_and_visible_input() {
     let mut prompt = Prompt::new("x".repeat(8), vec![ResponseItem::user_text("y".repeat(8))]);
     assert_eq!(prompt.estimated_tokens(), 2 + 2 + ITEM_OVERHEAD_TOKENS);
-    prompt
-        .tools
-        .push(ToolSpec::function("abcd", "abcd", json!({})));
+    prompt.tools = vec![ToolSpec::function("abcd", "abcd", json!({}))].into();
     assert_eq!(
         prompt.estimated_tokens(),
         2 + 2 + ITEM_OVERHEAD_TOKENS + 1 + 1 + 1

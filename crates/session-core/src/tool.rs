@@ -105,6 +105,9 @@ use crate::{Error, TaskContext};
 #[async_trait]
 pub trait Tool: Send + Sync + 'static {
     /// How the model sees the tool: its name, what it does, and its arguments' JSON schema.
+    ///
+    /// Read once, when the tool is registered: every request of the session shares that
+    /// spec rather than building or copying it again.
     fn spec(&self) -> ToolSpec;
 
     /// Whether a call can change files (a turn snapshots the working tree before the first
@@ -186,11 +189,14 @@ pub fn parse_arguments<T: DeserializeOwned>(
 /// The tools of a session, in a stable order, found by name.
 ///
 /// Registering a tool whose name is taken replaces the earlier one in its place, so the order
-/// a model sees does not depend on overrides. Cloning is cheap (the tools are shared).
+/// a model sees does not depend on overrides. Cloning is cheap (the tools and their specs
+/// are shared).
 #[derive(Clone, Default)]
 pub struct ToolRegistry {
     tools: Vec<(String, Arc<dyn Tool>)>,
     index: HashMap<String, usize>,
+    /// Each tool's spec, in order, read at registration and shared by every prompt.
+    specs: Arc<[ToolSpec]>,
 }
 
 impl ToolRegistry {
@@ -206,13 +212,18 @@ impl ToolRegistry {
 
     /// Adds a shared tool, replacing one of the same name in its place.
     pub fn register_shared(&mut self, tool: Arc<dyn Tool>) {
-        let name = tool.spec().name;
+        let spec = tool.spec();
+        let name = spec.name.clone();
+        let mut specs = self.specs.to_vec();
         if let Some(&position) = self.index.get(&name) {
             self.tools[position].1 = tool;
+            specs[position] = spec;
         } else {
             self.index.insert(name.clone(), self.tools.len());
             self.tools.push((name, tool));
+            specs.push(spec);
         }
+        self.specs = specs.into();
     }
 
     /// This registry with `tool` added.
@@ -238,9 +249,9 @@ impl ToolRegistry {
         self.tools.iter().map(|(_, tool)| tool)
     }
 
-    /// The specs a prompt lists, in order.
-    pub fn specs(&self) -> Vec<ToolSpec> {
-        self.iter().map(|tool| tool.spec()).collect()
+    /// The specs a prompt lists, in order: shared, so a request costs no copy of them.
+    pub fn specs(&self) -> Arc<[ToolSpec]> {
+        Arc::clone(&self.specs)
     }
 
     /// How many tools there are.

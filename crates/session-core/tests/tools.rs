@@ -142,7 +142,7 @@ fn registry_keeps_registration_order_and_replaces_a_name_in_its_place() {
     );
     assert!(tools.get("a").is_some_and(|tool| tool.supports_parallel()));
     assert!(tools.get("nope").is_none());
-    let specs: Vec<String> = tools.specs().into_iter().map(|spec| spec.name).collect();
+    let specs: Vec<String> = tools.specs().iter().map(|spec| spec.name.clone()).collect();
     assert_eq!(specs, ["b", "a", "panics"]);
 }
 

@@ -178,7 +178,8 @@ pub(crate) fn full_prompt() -> Prompt {
                 }),
                 strict: true,
             },
-        ],
+        ]
+        .into(),
         parallel_tool_calls: true,
         output_schema: None,
     }
