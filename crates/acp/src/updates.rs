@@ -530,9 +530,10 @@ fn plan_entry(step: &PlanStep) -> PlanEntry {
 
 /// The diff an editor shows for one file of a patch.
 ///
-/// An added file is shown whole against nothing, a deleted one whole against nothing new; an
-/// update carries only its unified diff, so the texts are its hunks (context, removed and
-/// added lines), which is what an editor's diff view needs to show the change.
+/// An added file is shown whole against nothing, a deleted one whole against nothing new.
+/// An update carries only its unified diff: it is shown as the whole file before and after
+/// when the file on disk is one side of that diff (see [`whole_file_texts`]), else as its
+/// hunks (context, removed and added lines), which still show the change.
 fn diff_of(cwd: &Path, change: &FileChange) -> Diff {
     match change {
         FileChange::Add { path, content } => Diff::new(cwd.join(path), content.clone()),
@@ -544,10 +545,37 @@ fn diff_of(cwd: &Path, change: &FileChange) -> Diff {
             move_path,
             unified_diff,
         } => {
-            let (old, new) = hunk_texts(unified_diff);
-            Diff::new(cwd.join(move_path.as_ref().unwrap_or(path)), new).old_text(old)
+            let from = cwd.join(path);
+            let to = move_path
+                .as_ref()
+                .map_or_else(|| from.clone(), |to| cwd.join(to));
+            let (old, new) = whole_file_texts(&from, unified_diff)
+                .or_else(|| whole_file_texts(&to, unified_diff))
+                .unwrap_or_else(|| hunk_texts(unified_diff));
+            Diff::new(to, new).old_text(old)
         }
     }
+}
+
+/// Files larger than this are shown by their hunks only.
+const WHOLE_FILE_LIMIT: u64 = 1024 * 1024;
+
+/// The whole text of `path` before and after `unified_diff`, read from disk: the event reaches
+/// the editor while the patch is being written, so the file may hold either side. It is the
+/// old side when the diff applies to it, the new side when the reversed diff does; `None`
+/// when neither does (the file changed since, or a session replayed later), or the file is
+/// missing, not UTF-8 or large.
+fn whole_file_texts(path: &Path, unified_diff: &str) -> Option<(String, String)> {
+    if std::fs::metadata(path).ok()?.len() > WHOLE_FILE_LIMIT {
+        return None;
+    }
+    let current = std::fs::read_to_string(path).ok()?;
+    let diff = diffy::Patch::from_str(unified_diff).ok()?;
+    if let Ok(new) = diffy::apply(&current, &diff) {
+        return Some((current, new));
+    }
+    let old = diffy::apply(&current, &diff.reverse()).ok()?;
+    Some((old, current))
 }
 
 /// The old and new sides of a unified diff's hunks.
@@ -620,6 +648,58 @@ mod tests {
     #[test]
     fn a_fence_is_longer_than_any_backtick_run_inside() {
         assert_eq!(fenced("a ```` b\n", ""), "`````\na ```` b\n`````");
+    }
+
+    /// A unified diff written as the `apply_patch` tool writes it.
+    fn unified(before: &str, after: &str) -> String {
+        similar::TextDiff::from_lines(before, after)
+            .unified_diff()
+            .context_radius(3)
+            .header("a/notes.txt", "b/notes.txt")
+            .to_string()
+    }
+
+    fn update(unified_diff: String) -> FileChange {
+        FileChange::Update {
+            path: "notes.txt".into(),
+            move_path: None,
+            unified_diff,
+        }
+    }
+
+    #[test]
+    fn an_update_is_shown_as_the_whole_file_before_and_after() {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let before: String = (1..=20)
+            .map(|n| format!("line {n}\n"))
+            .collect::<Vec<_>>()
+            .concat();
+        let after = before.replace("line 10\n", "line ten\n");
+        let change = update(unified(&before, &after));
+        // Before the write, the file is the old side; after it, the new side: both show the
+        // same whole-file diff.
+        for on_disk in [&before, &after] {
+            std::fs::write(dir.path().join("notes.txt"), on_disk).expect("write");
+            let diff = diff_of(dir.path(), &change);
+            assert_eq!(diff.path, dir.path().join("notes.txt"));
+            assert_eq!(diff.old_text.as_deref(), Some(before.as_str()));
+            assert_eq!(diff.new_text, after);
+        }
+    }
+
+    #[test]
+    fn an_update_that_does_not_fit_the_file_is_shown_as_its_hunks() {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let change = update(unified("keep\nold\n", "keep\nnew\n"));
+        // Missing, then changed since by someone else: the hunks it carries are shown.
+        for on_disk in [None, Some("something else entirely\n")] {
+            if let Some(text) = on_disk {
+                std::fs::write(dir.path().join("notes.txt"), text).expect("write");
+            }
+            let diff = diff_of(dir.path(), &change);
+            assert_eq!(diff.old_text.as_deref(), Some("keep\nold\n"));
+            assert_eq!(diff.new_text, "keep\nnew\n");
+        }
     }
 
     #[test]

@@ -670,3 +670,60 @@ async fn an_editors_mcp_server_offers_its_tools_and_a_writing_call_asks_permissi
         "from the editor's server"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_edit_to_a_file_is_shown_as_the_whole_file_before_and_after() {
+    let before: String = (1..=30)
+        .map(|n| format!("line {n}\n"))
+        .collect::<Vec<_>>()
+        .concat();
+    let after = before.replace("line 15\n", "line fifteen\n");
+    let project = Project::new(&[("notes.txt", before.as_str())]);
+    let patch =
+        "*** Begin Patch\n*** Update File: notes.txt\n@@\n-line 15\n+line fifteen\n*** End Patch\n";
+    let script = project.script(&json!({ "turns": [
+        { "steps": [{ "type": "function_call", "call_id": "call-1", "name": "apply_patch",
+                      "arguments": { "input": patch } }] },
+        { "steps": [{ "type": "message", "text": "Renamed line 15." }] }
+    ]}));
+    let dir = project.path();
+    let (stop, wire) = with_agent(
+        &project,
+        &[
+            "--approval-policy",
+            "never",
+            "--scripted",
+            script.to_str().expect("utf-8"),
+        ],
+        async move |cx, _inbox| {
+            initialize(&cx).await;
+            let session = new_session(&cx, &dir).await;
+            stop_reason(cx.send_request(prompt(&session, "rename line 15"))).await
+        },
+    )
+    .await;
+    assert_eq!(stop, StopReason::EndTurn);
+    assert_eq!(
+        std::fs::read_to_string(project.path().join("notes.txt")).expect("patched"),
+        after
+    );
+    // Every diff the editor got for the call is the whole file, not the hunk's few lines.
+    let diffs: Vec<&Value> = wire
+        .iter()
+        .filter(|(from, message)| *from == "agent" && message["method"] == "session/update")
+        .filter_map(|(_, message)| message["params"]["update"]["content"].as_array())
+        .flatten()
+        .filter(|content| content["type"] == "diff")
+        .collect();
+    assert!(!diffs.is_empty(), "the edit was shown as a diff");
+    for diff in diffs {
+        assert_eq!(diff["oldText"], before.as_str(), "{diff}");
+        assert_eq!(diff["newText"], after.as_str(), "{diff}");
+        assert!(
+            diff["path"]
+                .as_str()
+                .is_some_and(|path| path.ends_with("notes.txt")),
+            "{diff}"
+        );
+    }
+}
