@@ -110,13 +110,14 @@ pub(crate) struct ResumeArgs {
     /// the prompt is read from stdin when absent.
     #[arg(value_name = "ID] [PROMPT")]
     pub(crate) words: Vec<String>,
-    /// When to ask before running a command or changing files.
-    #[arg(long, value_enum, default_value_t = PolicyArg::OnRequest)]
-    pub(crate) approval_policy: PolicyArg,
-    /// What the agent's commands may touch: `workspace-write` (the default: the working
-    /// directory and temp dirs), `read-only`, or `full-access` (no sandbox).
-    #[arg(long, value_enum, default_value_t = SandboxArg::WorkspaceWrite)]
-    pub(crate) sandbox: SandboxArg,
+    /// When to ask before running a command or changing files; by default the policy the
+    /// session was started (or last resumed) with.
+    #[arg(long, value_enum)]
+    pub(crate) approval_policy: Option<PolicyArg>,
+    /// What the agent's commands may touch: `workspace-write` (the working directory and temp
+    /// dirs), `read-only`, or `full-access` (no sandbox); by default the session's own.
+    #[arg(long, value_enum)]
+    pub(crate) sandbox: Option<SandboxArg>,
     /// Print one protocol event per line on stdout (JSON), and nothing else there.
     #[arg(long)]
     pub(crate) json: bool,

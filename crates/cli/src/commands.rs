@@ -66,25 +66,21 @@ fn new_session(cwd: &Path, policy: ApprovalPolicy) -> anyhow::Result<(SessionBui
 }
 
 /// Builds the session and its driver; `stored` is the id to tell the person, if any.
-fn start(
-    builder: SessionBuilder,
-    json: bool,
-    policy: ApprovalPolicy,
-    stored: Option<&str>,
-) -> anyhow::Result<Driver> {
+fn start(builder: SessionBuilder, json: bool, stored: Option<&str>) -> anyhow::Result<Driver> {
     // Installed before anything can spawn a child, so Ctrl-C always reaches the driver.
-    start_with_signals(builder, json, policy, stored, Signals::install()?)
+    start_with_signals(builder, json, stored, Signals::install()?)
 }
 
 /// [`start`] with the signal handlers already installed.
 fn start_with_signals(
     builder: SessionBuilder,
     json: bool,
-    policy: ApprovalPolicy,
     stored: Option<&str>,
     signals: Signals,
 ) -> anyhow::Result<Driver> {
     let session = builder.build().context("cannot start the session")?;
+    // The session's own: a resume given no `--approval-policy` runs under the recorded one.
+    let policy = session.approval_policy();
     let mut output = Output::new(json);
     if let Some(id) = stored {
         output.note(&format!(
@@ -100,11 +96,10 @@ fn start_with_signals(
     ))
 }
 
-/// What a turn's command needs besides its session: how to print, when to ask, which stored
-/// session to name, and the prompt.
+/// What a turn's command needs besides its session: how to print, which stored session to
+/// name, and the prompt.
 struct TurnArgs<'a> {
     json: bool,
-    policy: ApprovalPolicy,
     id: &'a str,
     text: String,
 }
@@ -128,13 +123,7 @@ async fn connect_and_run_turn(
             return Ok(outcome);
         }
     };
-    let mut driver = start_with_signals(
-        model.install(builder),
-        turn.json,
-        turn.policy,
-        Some(turn.id),
-        signals,
-    )?;
+    let mut driver = start_with_signals(model.install(builder), turn.json, Some(turn.id), signals)?;
     driver
         .run(Op::UserInput {
             items: vec![UserInput::text(turn.text)],
@@ -153,7 +142,6 @@ pub(crate) async fn exec(args: ExecArgs) -> anyhow::Result<Outcome> {
     let builder = builder.sandbox_policy(args.sandbox.into());
     let turn = TurnArgs {
         json: args.common.json,
-        policy,
         id: &id,
         text,
     };
@@ -175,16 +163,19 @@ pub(crate) async fn resume(args: ResumeArgs) -> anyhow::Result<Outcome> {
     let stored = store::find(&dir, id)?;
     let model = model::Model::from_args(&args.model)?;
     let text = prompt(words)?;
-    let policy = args.approval_policy.into();
     let servers = mcp_config::configured_servers(&stored.cwd, &args.mcp.mcp_servers)?;
-    let builder = crate::session_builder()
+    // A flag left out keeps the policy the session recorded.
+    let mut builder = crate::session_builder()
         .cwd(&stored.cwd)
-        .approval_policy(policy)
-        .sandbox_policy(args.sandbox.into())
         .resume(&stored.path);
+    if let Some(policy) = args.approval_policy {
+        builder = builder.approval_policy(policy.into());
+    }
+    if let Some(sandbox) = args.sandbox {
+        builder = builder.sandbox_policy(sandbox.into());
+    }
     let turn = TurnArgs {
         json: args.json,
-        policy,
         id: &stored.id,
         text,
     };
@@ -195,12 +186,7 @@ pub(crate) async fn resume(args: ResumeArgs) -> anyhow::Result<Outcome> {
 pub(crate) async fn shell(args: ShellArgs) -> anyhow::Result<u8> {
     let cwd = work_dir(args.common.cd.as_deref())?;
     let (builder, id) = new_session(&cwd, ApprovalPolicy::default())?;
-    let mut driver = start(
-        builder,
-        args.common.json,
-        ApprovalPolicy::default(),
-        Some(&id),
-    )?;
+    let mut driver = start(builder, args.common.json, Some(&id))?;
     let mut end: Option<ExecCommandEnd> = None;
     let outcome = driver
         .run_with(
@@ -238,7 +224,7 @@ fn shell_command(words: &[String]) -> String {
 pub(crate) async fn snapshot(args: CommonArgs) -> anyhow::Result<Outcome> {
     let cwd = work_dir(args.cd.as_deref())?;
     let (builder, id) = new_session(&cwd, ApprovalPolicy::default())?;
-    let mut driver = start(builder, args.json, ApprovalPolicy::default(), Some(&id))?;
+    let mut driver = start(builder, args.json, Some(&id))?;
     driver
         .run(Op::Custom {
             name: TaskKind::GHOST_SNAPSHOT.to_string(),
@@ -263,7 +249,7 @@ pub(crate) async fn undo(args: UndoArgs) -> anyhow::Result<Outcome> {
     let builder = crate::session_builder()
         .cwd(&stored.cwd)
         .resume(&stored.path);
-    let mut driver = start(builder, args.common.json, ApprovalPolicy::default(), None)?;
+    let mut driver = start(builder, args.common.json, None)?;
     driver.run(Op::Undo).await
 }
 
@@ -365,7 +351,7 @@ pub(crate) async fn review(args: ReviewArgs) -> anyhow::Result<Outcome> {
     };
     let policy = ApprovalPolicy::Untrusted;
     let (builder, id) = new_session(&cwd, policy)?;
-    let mut driver = start(model.install(builder), args.common.json, policy, Some(&id))?;
+    let mut driver = start(model.install(builder), args.common.json, Some(&id))?;
     driver
         .run(Op::Review {
             request: ReviewRequest {
@@ -392,7 +378,7 @@ pub(crate) async fn compact(args: CompactArgs) -> anyhow::Result<Outcome> {
         .cwd(&stored.cwd)
         .resume(&stored.path);
     let builder = model.install(builder);
-    let mut driver = start(builder, args.common.json, ApprovalPolicy::default(), None)?;
+    let mut driver = start(builder, args.common.json, None)?;
     driver.run(Op::Compact).await
 }
 

@@ -183,11 +183,15 @@ impl SessionFactory for CliFactory {
             .into_iter()
             .find(|stored| stored.id == request.session_id)
             .ok_or_else(|| FactoryError::UnknownSession(request.session_id.clone()))?;
-        let builder = crate::session_builder()
+        let mut builder = crate::session_builder()
             .cwd(&stored.cwd)
-            .approval_policy(request.approval_policy)
-            .sandbox_policy(request.sandbox_policy)
             .resume(&stored.path);
+        if let Some(policy) = request.approval_policy {
+            builder = builder.approval_policy(policy);
+        }
+        if let Some(sandbox) = request.sandbox_policy {
+            builder = builder.sandbox_policy(sandbox);
+        }
         let builder = self.with_mcp_servers(builder, &stored.cwd).await?;
         self.model_for(request.model.as_deref())?
             .install(builder)

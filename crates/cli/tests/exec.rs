@@ -647,3 +647,56 @@ fn the_binary_alone_confines_the_agents_commands_without_a_separate_helper() {
     assert_eq!(ends, [Some(0)], "the confined command ran and succeeded");
     assert!(project.dir.path().join("written.txt").exists());
 }
+
+#[test]
+fn resume_keeps_the_sessions_approval_policy_unless_a_flag_changes_it() {
+    let project = Project::new(&[]);
+    let say = |text: &str| {
+        project.script(&json!({ "turns": [{ "steps": [{ "type": "message", "text": text }] }] }))
+    };
+    let touch = |name: &str| {
+        project.script(&json!({ "turns": [
+            { "steps": [{ "type": "function_call", "call_id": "call-1", "name": "shell",
+                          "arguments": { "command": ["touch", name] } }] },
+            { "steps": [{ "type": "message", "text": "Done." }] }
+        ]}))
+    };
+    let first = say("Ready.");
+    let output = project.run(&[
+        "exec",
+        "--approval-policy",
+        "never",
+        "--scripted",
+        first.to_str().expect("utf-8"),
+        "get ready",
+    ]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+
+    // No flag: the command runs without asking, as the session was started.
+    let kept = touch("kept-never");
+    let resumed = project.run(&[
+        "resume",
+        "--last",
+        "--scripted",
+        kept.to_str().expect("utf-8"),
+        "touch it",
+    ]);
+    assert_eq!(resumed.status.code(), Some(0), "{}", text(&resumed.stderr));
+    assert!(project.path().join("kept-never").exists());
+
+    // A flag wins, and sticks for the next resume: with no terminal, `untrusted` denies.
+    for flags in [&["--approval-policy", "untrusted"][..], &[][..]] {
+        let asked = touch("asked");
+        let mut args = vec!["resume", "--last"];
+        args.extend_from_slice(flags);
+        args.extend(["--scripted", asked.to_str().expect("utf-8"), "touch again"]);
+        let resumed = project.run(&args);
+        // A person's output (no --json) says what was denied and under which policy.
+        let stdout = text(&resumed.stdout);
+        assert!(
+            stdout.contains("denied") && stdout.contains("policy now: untrusted"),
+            "{flags:?}: {stdout}"
+        );
+        assert!(!project.path().join("asked").exists(), "{flags:?}");
+    }
+}

@@ -666,7 +666,7 @@ async fn a_reply_resumes_a_session_an_earlier_server_stored() {
     .await;
     let started = call_in_time(
         &client,
-        json!({ "tool": "turnkit", "prompt": "hi", "cwd": cwd(&project) }),
+        json!({ "tool": "turnkit", "prompt": "hi", "cwd": cwd(&project), "approval_policy": "never" }),
     )
     .await;
     let session_id = structured(&started)["session_id"]
@@ -679,18 +679,28 @@ async fn a_reply_resumes_a_session_an_earlier_server_stored() {
         .expect("the first server exits")
         .expect("waited");
 
-    let (_second, client) = spawn_on_pipes(
+    // The second server asks before every command and, without elicitation, declines; the
+    // session keeps the `never` its rollout recorded, so its command runs.
+    let second = Server::start_with(
         &project,
-        &json!({ "turns": [{ "steps": [{ "type": "message", "text": "Welcome back." }] }] }),
+        &json!({ "turns": [
+            { "steps": [{ "type": "function_call", "call_id": "call-1", "name": "shell",
+                          "arguments": { "command": ["touch", "made-after-restart"] } }] },
+            { "steps": [{ "type": "message", "text": "Welcome back." }] }
+        ]}),
+        None,
+        &["--approval-policy", "untrusted"],
     )
     .await;
-    let replied = call_in_time(
-        &client,
-        json!({ "tool": "turnkit_reply", "session_id": session_id, "prompt": "again" }),
-    )
-    .await;
+    let replied = second
+        .call(json!({ "tool": "turnkit_reply", "session_id": session_id, "prompt": "again" }))
+        .await;
     assert_eq!(replied.is_error, Some(false), "{}", text(&replied));
     assert_eq!(structured(&replied)["message"], "Welcome back.");
+    assert!(
+        project.path().join("made-after-restart").exists(),
+        "the resumed session ran under the policy it was started with"
+    );
     let records = rollout(&project);
     assert_eq!(
         records.iter().filter_map(user_text).collect::<Vec<_>>(),

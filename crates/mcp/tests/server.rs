@@ -149,12 +149,17 @@ impl SessionFactory for Factory {
             })
             .ok_or_else(|| FactoryError::UnknownSession(request.session_id.clone()))?;
         self.resumes.lock().expect("lock").push(request.clone());
-        Session::builder()
+        let mut builder = Session::builder()
             .resume(self.rollout(&request.session_id))
             .task(regular_task(self.aborts.clone()).registration())
-            .cwd(&start.cwd)
-            .approval_policy(request.approval_policy)
-            .sandbox_policy(request.sandbox_policy)
+            .cwd(&start.cwd);
+        if let Some(policy) = request.approval_policy {
+            builder = builder.approval_policy(policy);
+        }
+        if let Some(sandbox) = request.sandbox_policy {
+            builder = builder.sandbox_policy(sandbox);
+        }
+        builder
             .build()
             .map_err(|error| FactoryError::Failed(Box::new(error)))
     }
@@ -624,11 +629,11 @@ async fn idle_sessions_past_the_limit_are_shut_down_and_resumed_with_their_own_s
     assert_eq!(resumes[0].session_id, first_id);
     assert_eq!(
         resumes[0].approval_policy,
-        turnkit_protocol::ApprovalPolicy::Never
+        Some(turnkit_protocol::ApprovalPolicy::Never)
     );
     assert_eq!(
         resumes[0].sandbox_policy,
-        turnkit_protocol::SandboxPolicy::read_only()
+        Some(turnkit_protocol::SandboxPolicy::read_only())
     );
 
     // The other one, resumed in turn, has its own history and the server's defaults it was
@@ -641,7 +646,7 @@ async fn idle_sessions_past_the_limit_are_shut_down_and_resumed_with_their_own_s
     assert_eq!(resumes.len(), 2);
     assert_eq!(
         resumes[1].approval_policy,
-        turnkit_protocol::ApprovalPolicy::OnRequest
+        Some(turnkit_protocol::ApprovalPolicy::OnRequest)
     );
     assert_eq!(harness.factory.starts.lock().expect("lock").len(), 2);
 }

@@ -6,7 +6,9 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, oneshot};
-use turnkit_protocol::{Event, EventMsg, ResponseItem, TokenUsageInfo, UserInput};
+use turnkit_protocol::{
+    ApprovalPolicy, Event, EventMsg, ResponseItem, SandboxPolicy, TokenUsageInfo, UserInput,
+};
 
 use crate::Error;
 
@@ -57,6 +59,14 @@ pub enum RolloutRecord {
     Event {
         /// The event.
         event: Event,
+    },
+    /// The policies the session runs under from this line on: written when it is created and
+    /// when a resume changes them, and read back by a resume that sets none of its own.
+    Policies {
+        /// When the session asks before it acts.
+        approval_policy: ApprovalPolicy,
+        /// What its commands may touch.
+        sandbox_policy: SandboxPolicy,
     },
     /// A record of a type this build does not know.
     #[serde(other)]
@@ -272,6 +282,9 @@ pub(crate) struct Resumed {
     pub(crate) open_turns: Vec<String>,
     /// Journalled input that no task took and no report named, in the order it came.
     pub(crate) unrun_input: Vec<(String, Vec<UserInput>)>,
+    /// The policies of the last `policies` record; `None` for a rollout written before they
+    /// were recorded.
+    pub(crate) policies: Option<(ApprovalPolicy, SandboxPolicy)>,
     pub(crate) file: std::fs::File,
 }
 
@@ -352,16 +365,16 @@ fn parse(
     Ok((records, warnings, ends_with_newline))
 }
 
-/// Opens a rollout for resuming: rebuilds the history and prepares the file for appending.
-pub(crate) fn resume(path: &Path) -> Result<Resumed, Error> {
-    let file = open_existing(path, true)?;
+/// Opens and locks a rollout for appending, with its records and the warnings about lines
+/// that could not be read.
+fn open_for_append(path: &Path) -> Result<(std::fs::File, Vec<RolloutRecord>, Vec<String>), Error> {
+    let mut file = open_existing(path, true)?;
     lock(path, &file)?;
     let reader = file.try_clone().map_err(|source| Error::RolloutIo {
         path: path.to_owned(),
         source,
     })?;
     let (records, warnings, ends_with_newline) = parse(path, reader)?;
-    let mut file = file;
     if !ends_with_newline {
         // A torn last line stays in the file as it was; new records start on a line of their own.
         file.write_all(b"\n").map_err(|source| Error::RolloutIo {
@@ -369,6 +382,12 @@ pub(crate) fn resume(path: &Path) -> Result<Resumed, Error> {
             source,
         })?;
     }
+    Ok((file, records, warnings))
+}
+
+/// Opens a rollout for resuming: rebuilds the history and prepares the file for appending.
+pub(crate) fn resume(path: &Path) -> Result<Resumed, Error> {
+    let (file, records, warnings) = open_for_append(path)?;
     let mut session_id = String::new();
     let mut version = 0;
     let mut history = Vec::new();
@@ -379,6 +398,7 @@ pub(crate) fn resume(path: &Path) -> Result<Resumed, Error> {
     let mut open_turns: Vec<String> = Vec::new();
     let mut inputs: Vec<(String, Vec<UserInput>)> = Vec::new();
     let mut settled: HashSet<String> = HashSet::new();
+    let mut policies = None;
     let mut note_id = |id: &str| {
         if let Some(number) = id
             .strip_prefix("sub-")
@@ -428,6 +448,10 @@ pub(crate) fn resume(path: &Path) -> Result<Resumed, Error> {
             RolloutRecord::InputStarted { ids } | RolloutRecord::InputNotRun { ids } => {
                 settled.extend(ids);
             }
+            RolloutRecord::Policies {
+                approval_policy,
+                sandbox_policy,
+            } => policies = Some((approval_policy, sandbox_policy)),
             RolloutRecord::Unknown => {}
         }
     }
@@ -450,6 +474,7 @@ pub(crate) fn resume(path: &Path) -> Result<Resumed, Error> {
         warnings,
         open_turns,
         unrun_input,
+        policies,
         file,
     })
 }

@@ -41,6 +41,11 @@ struct Carried {
     warnings: Vec<String>,
     open_turns: Vec<String>,
     unrun_input: Vec<(String, Vec<UserInput>)>,
+    /// The policies the journal last recorded.
+    policies: Option<(
+        turnkit_protocol::ApprovalPolicy,
+        turnkit_protocol::SandboxPolicy,
+    )>,
 }
 
 impl RolloutMode {
@@ -62,6 +67,7 @@ impl RolloutMode {
             warnings: Vec::new(),
             open_turns: Vec::new(),
             unrun_input: Vec::new(),
+            policies: None,
         };
         match self {
             RolloutMode::InMemory => Ok((None, fresh(session_id))),
@@ -91,6 +97,7 @@ impl RolloutMode {
                         warnings: resumed.warnings,
                         open_turns: resumed.open_turns,
                         unrun_input: resumed.unrun_input,
+                        policies: resumed.policies,
                     },
                 ))
             }
@@ -216,15 +223,16 @@ impl SessionBuilder {
         self
     }
 
-    /// Sets the approval policy of the session (by default `on_request`); its sub-sessions
-    /// run under it or a stricter one.
+    /// Sets the approval policy of the session (by default `on_request`, and for a resume the
+    /// policy its rollout recorded); its sub-sessions run under it or a stricter one.
     pub fn approval_policy(mut self, policy: turnkit_protocol::ApprovalPolicy) -> Self {
         self.tree.policy = Some(policy);
         self
     }
 
     /// Sets the sandbox policy the session's commands run under (by default `workspace_write`:
-    /// write below the session's directory, nowhere else, no network);
+    /// write below the session's directory, nowhere else, no network; for a resume, the policy
+    /// its rollout recorded);
     /// its sub-sessions run under it or a stricter one.
     ///
     /// The session only carries the policy: a task that runs commands reads it with
@@ -312,6 +320,7 @@ impl SessionBuilder {
             warnings,
             open_turns,
             unrun_input,
+            policies,
         } = carried;
         let (tx, rx) = mpsc::unbounded_channel();
         let registry: HashMap<TaskKind, TaskRegistration> = self
@@ -322,8 +331,22 @@ impl SessionBuilder {
         let span = tracing::info_span!("session", session.id = %session_id);
         let done = CancellationToken::new();
         done.cancel();
-        let (tree, approvals) = self.tree.build(rollout_path);
+        // A resume that sets no policy of its own keeps the ones the journal recorded.
+        let mut tree_options = self.tree;
+        if let Some((approval, sandbox)) = &policies {
+            tree_options.policy.get_or_insert(*approval);
+            tree_options.sandbox.get_or_insert_with(|| sandbox.clone());
+        }
+        let (tree, approvals) = tree_options.build(rollout_path);
         approvals.continue_after(last_approval);
+        if let Some(rollout) = &rollout
+            && policies.as_ref() != Some(&(tree.policy, tree.sandbox.clone()))
+        {
+            rollout.append(&RolloutRecord::Policies {
+                approval_policy: tree.policy,
+                sandbox_policy: tree.sandbox.clone(),
+            });
+        }
         let shared = Arc::new(Shared {
             session_id: session_id.clone(),
             cwd,
@@ -436,6 +459,17 @@ impl Session {
     /// The session's id.
     pub fn id(&self) -> &str {
         &self.handle.shared.session_id
+    }
+
+    /// When the session asks before it acts: the builder's policy, or for a resume that set
+    /// none the one its journal recorded, else the default.
+    pub fn approval_policy(&self) -> turnkit_protocol::ApprovalPolicy {
+        self.handle.shared.tree.policy
+    }
+
+    /// What the session's commands may touch, chosen as [`Session::approval_policy`] is.
+    pub fn sandbox_policy(&self) -> &turnkit_protocol::SandboxPolicy {
+        &self.handle.shared.tree.sandbox
     }
 
     /// A copy of the history.

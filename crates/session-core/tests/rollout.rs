@@ -404,3 +404,75 @@ async fn approval_ids_never_repeat_across_a_resume() {
         "a resumed session must not hand out an approval id its journal already holds"
     );
 }
+
+#[tokio::test]
+async fn a_resume_keeps_the_recorded_policies_unless_it_sets_its_own() {
+    use turnkit_protocol::{ApprovalPolicy, SandboxPolicy};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("policies.jsonl");
+    let session = Session::builder()
+        .rollout(&path)
+        .approval_policy(ApprovalPolicy::Never)
+        .sandbox_policy(SandboxPolicy::read_only())
+        .build()
+        .unwrap();
+    shut_down(session).await;
+    let policies = |path: &std::path::Path| -> Vec<(ApprovalPolicy, SandboxPolicy)> {
+        read_rollout(path)
+            .unwrap()
+            .0
+            .into_iter()
+            .filter_map(|record| match record {
+                RolloutRecord::Policies {
+                    approval_policy,
+                    sandbox_policy,
+                } => Some((approval_policy, sandbox_policy)),
+                _ => None,
+            })
+            .collect()
+    };
+    assert_eq!(
+        policies(&path),
+        [(ApprovalPolicy::Never, SandboxPolicy::read_only())],
+        "a new session records its policies"
+    );
+
+    // Resumed with none of its own: the recorded ones, and nothing new written.
+    let resumed = Session::builder().resume(&path).build().unwrap();
+    assert_eq!(resumed.approval_policy(), ApprovalPolicy::Never);
+    assert_eq!(resumed.sandbox_policy(), &SandboxPolicy::read_only());
+    shut_down(resumed).await;
+    assert_eq!(policies(&path).len(), 1);
+
+    // Resumed with a policy of its own: that one wins and is recorded for the next resume;
+    // the sandbox it did not set stays as recorded.
+    let resumed = Session::builder()
+        .resume(&path)
+        .approval_policy(ApprovalPolicy::Untrusted)
+        .build()
+        .unwrap();
+    assert_eq!(resumed.approval_policy(), ApprovalPolicy::Untrusted);
+    assert_eq!(resumed.sandbox_policy(), &SandboxPolicy::read_only());
+    shut_down(resumed).await;
+    let resumed = Session::builder().resume(&path).build().unwrap();
+    assert_eq!(resumed.approval_policy(), ApprovalPolicy::Untrusted);
+    shut_down(resumed).await;
+
+    // A rollout written before policies were recorded resumes under the defaults.
+    let old = crashed_rollout(dir.path(), &[meta()]);
+    let resumed = Session::builder().resume(&old).build().unwrap();
+    assert_eq!(resumed.approval_policy(), ApprovalPolicy::default());
+    assert_eq!(resumed.sandbox_policy(), &SandboxPolicy::workspace_write());
+}
+
+/// Shuts `session` down in order, so its journal holds everything.
+async fn shut_down(mut session: Session) {
+    session
+        .submit(turnkit_protocol::Op::Shutdown)
+        .expect("the session takes a shutdown");
+    while let Some(event) = session.next_event().await {
+        if event.msg == EventMsg::ShutdownComplete {
+            break;
+        }
+    }
+}

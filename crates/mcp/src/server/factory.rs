@@ -84,34 +84,43 @@ impl StartRequest {
 /// What `turnkit_reply` asks for when the server does not hold the session.
 ///
 /// For a session this server started and shut down while idle, the policies and model are
-/// the ones its `turnkit` call chose; for a session stored by an earlier run or another
-/// program, they are the server's defaults (a rollout records no policy).
+/// the ones its `turnkit` call chose. For a session stored by an earlier run or another
+/// program they are `None`: the session keeps the policies its rollout recorded (a
+/// `SessionBuilder` given none does), and the factory picks the model.
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
 pub struct ResumeRequest {
     /// The session's id, exactly as the `turnkit` tool returned it.
     pub session_id: String,
-    /// The policy the resumed session runs under.
-    pub approval_policy: ApprovalPolicy,
-    /// The sandbox the resumed session runs under.
-    pub sandbox_policy: SandboxPolicy,
+    /// The policy the resumed session runs under; `None` for the one it recorded.
+    pub approval_policy: Option<ApprovalPolicy>,
+    /// The sandbox the resumed session runs under; `None` for the one it recorded.
+    pub sandbox_policy: Option<SandboxPolicy>,
     /// The model its `turnkit` call asked for, if any.
     pub model: Option<String>,
 }
 
 impl ResumeRequest {
-    /// A request to resume `session_id` under these policies.
-    pub fn new(
-        session_id: impl Into<String>,
+    /// A request to resume `session_id` under the policies it recorded.
+    pub fn new(session_id: impl Into<String>) -> Self {
+        Self {
+            session_id: session_id.into(),
+            approval_policy: None,
+            sandbox_policy: None,
+            model: None,
+        }
+    }
+
+    /// Asks for these policies instead of the recorded ones.
+    #[must_use]
+    pub fn with_policies(
+        mut self,
         approval_policy: ApprovalPolicy,
         sandbox_policy: SandboxPolicy,
     ) -> Self {
-        Self {
-            session_id: session_id.into(),
-            approval_policy,
-            sandbox_policy,
-            model: None,
-        }
+        self.approval_policy = Some(approval_policy);
+        self.sandbox_policy = Some(sandbox_policy);
+        self
     }
 
     /// Asks for this model (the one the session was started with).

@@ -398,7 +398,7 @@ impl McpServer {
 
     /// The session `session_id` brought back by the factory: one this server shut down
     /// for being idle, with its own setup (once its shutdown is over), or one stored
-    /// elsewhere, with the server's defaults.
+    /// elsewhere, under the policies its rollout recorded.
     async fn resume(&self, session_id: &str) -> Result<Slot, CallToolResult> {
         let gate = Arc::clone(
             self.sessions()
@@ -421,35 +421,23 @@ impl McpServer {
         if let Some(slot) = live {
             return Ok(slot);
         }
-        let options = &self.inner.options;
-        let setup = match evicted {
-            Some((setup, shut_down)) => {
-                // The old session holds its rollout until its shutdown is over.
-                if tokio::time::timeout(options.stop_bound, shut_down.cancelled())
-                    .await
-                    .is_err()
-                {
-                    return Err(tool_error(&format!(
-                        "session {session_id} is still shutting down; reply again in a moment"
-                    )));
-                }
-                setup
+        let mut request = ResumeRequest::new(session_id);
+        if let Some((setup, shut_down)) = evicted {
+            // The old session holds its rollout until its shutdown is over.
+            if tokio::time::timeout(self.inner.options.stop_bound, shut_down.cancelled())
+                .await
+                .is_err()
+            {
+                return Err(tool_error(&format!(
+                    "session {session_id} is still shutting down; reply again in a moment"
+                )));
             }
-            None => Setup {
-                approval_policy: options.approval_policy,
-                sandbox_policy: options.sandbox_policy.clone(),
-                model: None,
-            },
-        };
-        let mut request = ResumeRequest::new(
-            session_id,
-            setup.approval_policy,
-            setup.sandbox_policy.clone(),
-        );
-        if let Some(model) = &setup.model {
-            request = request.with_model(model.clone());
+            request = request.with_policies(setup.approval_policy, setup.sandbox_policy);
+            if let Some(model) = setup.model {
+                request = request.with_model(model);
+            }
         }
-        let session = match self.inner.factory.resume(request).await {
+        let session = match self.inner.factory.resume(request.clone()).await {
             Ok(session) => session,
             Err(FactoryError::UnknownSession(id)) => {
                 return Err(tool_error(&format!(
@@ -457,6 +445,13 @@ impl McpServer {
                 )));
             }
             Err(error) => return Err(tool_error(&factory_message(&error))),
+        };
+        // The session's own policies (chosen above, or recorded by its rollout), so a later
+        // shutdown for being idle resumes it the same way.
+        let setup = Setup {
+            approval_policy: session.approval_policy(),
+            sandbox_policy: session.sandbox_policy().clone(),
+            model: request.model,
         };
         let slot = SessionSlot::new(session, setup);
         let mut sessions = self.sessions();
