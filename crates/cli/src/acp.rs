@@ -20,13 +20,15 @@ use crate::{model, store};
 #[derive(Debug, Args)]
 pub(crate) struct AcpArgs {
     /// When to ask (through the editor's permission prompt) before running a command or
-    /// changing files.
-    #[arg(long, value_enum, default_value_t = PolicyArg::OnRequest)]
-    pub(crate) approval_policy: PolicyArg,
-    /// What the agent's commands may touch: `workspace-write` (the default: the session's
-    /// directory and temp dirs), `read-only`, or `full-access` (no sandbox).
-    #[arg(long, value_enum, default_value_t = SandboxArg::WorkspaceWrite)]
-    pub(crate) sandbox: SandboxArg,
+    /// changing files: `on-request` for a new session unless given; a loaded session keeps
+    /// the policy it recorded unless given.
+    #[arg(long, value_enum)]
+    pub(crate) approval_policy: Option<PolicyArg>,
+    /// What the agent's commands may touch: `workspace-write` (the session's directory and
+    /// temp dirs), `read-only`, or `full-access` (no sandbox); `workspace-write` for a new
+    /// session and the recorded one for a loaded session, unless given.
+    #[arg(long, value_enum)]
+    pub(crate) sandbox: Option<SandboxArg>,
     #[command(flatten)]
     pub(crate) model: ModelArgs,
     #[command(flatten)]
@@ -36,8 +38,10 @@ pub(crate) struct AcpArgs {
 /// Builds the editor's sessions as `turnkit exec` builds its own.
 struct Factory {
     model: model::Model,
-    policy: ApprovalPolicy,
-    sandbox: SandboxPolicy,
+    /// The flags' policies; `None` leaves the session's own (the builder's default for a new
+    /// one, the recorded one for a loaded one).
+    policy: Option<ApprovalPolicy>,
+    sandbox: Option<SandboxPolicy>,
     store: PathBuf,
     /// `--mcp-server` flags.
     mcp_flags: Vec<String>,
@@ -57,10 +61,13 @@ impl Factory {
             .map_err(|error| Error::invalid_params(format!("{error:#}")))?;
         servers.retain(|server| !setup.mcp_servers.iter().any(|own| own.name == server.name));
         servers.extend(setup.mcp_servers);
-        let builder = crate::session_builder()
-            .cwd(cwd)
-            .approval_policy(self.policy)
-            .sandbox_policy(self.sandbox.clone());
+        let mut builder = crate::session_builder().cwd(cwd);
+        if let Some(policy) = self.policy {
+            builder = builder.approval_policy(policy);
+        }
+        if let Some(sandbox) = &self.sandbox {
+            builder = builder.sandbox_policy(sandbox.clone());
+        }
         let builder = mcp_config::connect(builder, servers, cwd).await;
         Ok(self.model.clone().install(builder))
     }
@@ -127,8 +134,8 @@ fn work_dir(setup: &SessionSetup) -> Result<PathBuf, Error> {
 pub(crate) async fn acp(args: AcpArgs) -> anyhow::Result<u8> {
     let factory = Factory {
         model: model::Model::from_args(&args.model)?,
-        policy: args.approval_policy.into(),
-        sandbox: args.sandbox.into(),
+        policy: args.approval_policy.map(Into::into),
+        sandbox: args.sandbox.map(Into::into),
         store: store::sessions_dir()?,
         mcp_flags: args.mcp.mcp_servers,
     };

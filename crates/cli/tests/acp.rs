@@ -727,3 +727,58 @@ async fn an_edit_to_a_file_is_shown_as_the_whole_file_before_and_after() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_loaded_session_keeps_the_approval_policy_it_was_started_with() {
+    let project = Project::new(&[]);
+    // Started from the terminal under `untrusted`, where every command but a read-only one
+    // asks first.
+    let first = project.script(&json!({ "turns": [
+        { "steps": [{ "type": "message", "text": "Ready." }] }
+    ]}));
+    let output = project.run(&[
+        "exec",
+        "--approval-policy",
+        "untrusted",
+        "--scripted",
+        first.to_str().expect("utf-8"),
+        "get ready",
+    ]);
+    assert_eq!(output.status.code(), Some(0));
+    let rollouts = project.rollouts();
+    let session_id = rollouts[0]
+        .file_stem()
+        .and_then(|stem| stem.to_str())
+        .expect("a session id")
+        .to_owned();
+
+    // Loaded by an editor that gives no policy: `touch` asks permission, which `on-request`
+    // (the policy of a new session) would not.
+    let second = project.script(&json!({ "turns": [
+        { "steps": [{ "type": "function_call", "call_id": "call-1", "name": "shell",
+                      "arguments": { "command": ["touch", "asked.txt"] } }] },
+        { "steps": [{ "type": "message", "text": "You said no." }] }
+    ]}));
+    let dir = project.path();
+    let ((stop, asked), _wire) = with_agent(
+        &project,
+        &["--scripted", second.to_str().expect("utf-8")],
+        async move |cx, mut inbox| {
+            initialize(&cx).await;
+            cx.send_request(LoadSessionRequest::new(session_id.clone(), &dir))
+                .block_task()
+                .await
+                .expect("session/load");
+            let running = cx.send_request(prompt(&session_id, "touch it"));
+            let (request, responder) = inbox.permission().await;
+            responder
+                .respond(select("denied"))
+                .expect("answer the permission request");
+            (stop_reason(running).await, request)
+        },
+    )
+    .await;
+    assert_eq!(stop, StopReason::EndTurn);
+    assert_eq!(asked.tool_call.tool_call_id.0.as_ref(), "call-1");
+    assert!(!project.path().join("asked.txt").exists());
+}
