@@ -2,6 +2,28 @@
 
 use std::path::PathBuf;
 
+/// An error and each of its causes, joined by `: `, for a person or a model to read (a
+/// failed tool output, a warning, an MCP tool error).
+///
+/// ```
+/// let io = std::io::Error::other("disk full");
+/// let error = turnkit_session_core::Error::RolloutIo { path: "s.jsonl".into(), source: io };
+/// assert_eq!(
+///     turnkit_session_core::error_chain(&error),
+///     "cannot use the rollout file s.jsonl: disk full"
+/// );
+/// ```
+pub fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut message = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        message.push_str(": ");
+        message.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    message
+}
+
 /// What can go wrong when building a session or submitting to it.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {

@@ -85,7 +85,7 @@ mod tool;
 pub use async_trait::async_trait;
 pub use compactor::{CompactionReport, Compactor};
 pub use context::TaskContext;
-pub use error::Error;
+pub use error::{Error, error_chain};
 pub use overrides::TurnOverrides;
 pub use registry::{DEFAULT_GRACE_PERIOD, TaskFactory, TaskRegistration};
 pub use rollout::{RolloutRecord, read_rollout};

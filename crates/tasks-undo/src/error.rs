@@ -56,13 +56,6 @@ pub enum Error {
 impl Error {
     /// The message and every cause, joined, for a person to read.
     pub(crate) fn chain(&self) -> String {
-        let mut message = self.to_string();
-        let mut source = std::error::Error::source(self);
-        while let Some(cause) = source {
-            message.push_str(": ");
-            message.push_str(&cause.to_string());
-            source = cause.source();
-        }
-        message
+        turnkit_session_core::error_chain(self)
     }
 }

@@ -321,7 +321,7 @@ impl McpServer {
         };
         let session = match self.inner.factory.start(request).await {
             Ok(session) => session,
-            Err(error) => return tool_error(&factory_message(&error)),
+            Err(error) => return tool_error(&turnkit_session_core::error_chain(&error)),
         };
         let id = session.id().to_owned();
         let slot = SessionSlot::new(session, setup);
@@ -444,7 +444,7 @@ impl McpServer {
                     "no session has the id `{id}`; use an id a `{START_TOOL}` result gave, or start a new session with `{START_TOOL}`"
                 )));
             }
-            Err(error) => return Err(tool_error(&factory_message(&error))),
+            Err(error) => return Err(tool_error(&turnkit_session_core::error_chain(&error))),
         };
         // The session's own policies (chosen above, or recorded by its rollout), so a later
         // shutdown for being idle resumes it the same way.
@@ -596,16 +596,6 @@ async fn shut_down(mut session: OwnedMutexGuard<Session>, bound: std::time::Dura
 /// A tool error the client's user reads: what went wrong and what to do.
 fn tool_error(message: &str) -> CallToolResult {
     CallToolResult::error(vec![ContentBlock::text(message)])
-}
-
-fn factory_message(error: &FactoryError) -> String {
-    let mut message = error.to_string();
-    let mut source = std::error::Error::source(error);
-    while let Some(cause) = source {
-        let _ = write!(message, ": {cause}");
-        source = cause.source();
-    }
-    message
 }
 
 /// The tool's result: text for a person, structured content for a program.

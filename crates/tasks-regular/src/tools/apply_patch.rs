@@ -14,7 +14,7 @@ use turnkit_session_core::{CancellationToken, TaskContext, Tool, ToolOutput, par
 
 use super::OnDrop;
 use super::approval::{self, Escalation, parameters_with_escalation};
-use crate::{Error, PatchPlan};
+use crate::PatchPlan;
 
 /// The `apply_patch` tool: adds, deletes, moves and updates files below the session's
 /// directory from one patch, all or nothing.
@@ -245,7 +245,7 @@ async fn commit(
     guard.disarm();
     let result = match written {
         Ok(Ok(_changes)) => Ok(summary),
-        Ok(Err(error)) => Err(write_failure(&error)),
+        Ok(Err(error)) => Err(turnkit_session_core::error_chain(&error)),
         Err(join) => Err(format!(
             "the patch could not be written ({join}); check the files"
         )),
@@ -264,16 +264,6 @@ async fn commit(
         Ok(summary) => ToolOutput::success(summary),
         Err(message) => ToolOutput::failure(message),
     }
-}
-
-fn write_failure(error: &Error) -> String {
-    let mut message = error.to_string();
-    let mut source = std::error::Error::source(error);
-    while let Some(cause) = source {
-        let _ = write!(message, ": {cause}");
-        source = cause.source();
-    }
-    message
 }
 
 /// Every path a patch touches, a move's target included, in patch order.
