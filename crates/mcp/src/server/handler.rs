@@ -406,7 +406,24 @@ impl McpServer {
                 .entry(session_id.to_owned())
                 .or_default(),
         );
-        let _resuming = gate.lock().await;
+        let resumed = {
+            let _resuming = gate.lock().await;
+            self.resume_at_gate(session_id).await
+        };
+        // The gate goes when no other reply waits at it (clones are taken under this lock).
+        let mut sessions = self.sessions();
+        if sessions
+            .resuming
+            .get(session_id)
+            .is_some_and(|held| Arc::ptr_eq(held, &gate) && Arc::strong_count(held) == 2)
+        {
+            sessions.resuming.remove(session_id);
+        }
+        resumed
+    }
+
+    /// [`McpServer::resume`] for the one reply at the id's gate.
+    async fn resume_at_gate(&self, session_id: &str) -> Result<Slot, CallToolResult> {
         // Another reply may have resumed it while this one waited at the gate.
         let (live, evicted) = {
             let sessions = self.sessions();
@@ -456,7 +473,6 @@ impl McpServer {
         let slot = SessionSlot::new(session, setup);
         let mut sessions = self.sessions();
         sessions.evicted.remove(session_id);
-        sessions.resuming.remove(session_id);
         sessions
             .live
             .insert(session_id.to_owned(), Arc::clone(&slot));
