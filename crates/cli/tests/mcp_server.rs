@@ -210,6 +210,14 @@ fn structured(result: &CallToolResult) -> &Value {
         .expect("structured content")
 }
 
+/// The id of the session a call's result names.
+fn session_id(result: &CallToolResult) -> String {
+    structured(result)["session_id"]
+        .as_str()
+        .expect("an id")
+        .to_owned()
+}
+
 fn cwd(project: &Project) -> String {
     project.path().to_str().expect("utf-8").to_owned()
 }
@@ -669,10 +677,7 @@ async fn a_reply_resumes_a_session_an_earlier_server_stored() {
         json!({ "tool": "turnkit", "prompt": "hi", "cwd": cwd(&project), "approval_policy": "never" }),
     )
     .await;
-    let session_id = structured(&started)["session_id"]
-        .as_str()
-        .expect("an id")
-        .to_owned();
+    let session_id = session_id(&started);
     client.cancel().await.expect("the client stops");
     tokio::time::timeout(TIMEOUT, first.wait())
         .await
@@ -730,10 +735,7 @@ async fn an_idle_session_is_closed_and_a_reply_resumes_it_with_the_policy_it_sta
         .call(json!({ "tool": "turnkit", "prompt": "get ready", "cwd": cwd(&project), "approval_policy": "never" }))
         .await;
     assert_eq!(started.is_error, Some(false), "{}", text(&started));
-    let session_id = structured(&started)["session_id"]
-        .as_str()
-        .expect("an id")
-        .to_owned();
+    let session_id = session_id(&started);
 
     let replied = server
         .call(

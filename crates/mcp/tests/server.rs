@@ -329,6 +329,14 @@ fn structured(result: &CallToolResult) -> &Value {
         .expect("structured content")
 }
 
+/// The id of the session a call's result names.
+fn session_id(result: &CallToolResult) -> String {
+    structured(result)["session_id"]
+        .as_str()
+        .expect("an id")
+        .to_owned()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_session_starts_and_a_reply_continues_its_history() {
     let harness = connect(None, ServerOptions::default()).await;
@@ -509,10 +517,7 @@ async fn the_fallback_is_configurable() {
 async fn a_cancelled_call_interrupts_its_turn_and_the_session_takes_the_next_reply() {
     let harness = connect(None, ServerOptions::default()).await;
     let first = harness.start("count").await;
-    let session_id = structured(&first)["session_id"]
-        .as_str()
-        .expect("an id")
-        .to_owned();
+    let session_id = session_id(&first);
 
     let mut params =
         call_of(json!({ "tool": "turnkit_reply", "session_id": session_id, "prompt": "wait" }));
@@ -598,15 +603,9 @@ async fn idle_sessions_past_the_limit_are_shut_down_and_resumed_with_their_own_s
             "approval_policy": "never", "sandbox": "read_only",
         }))
         .await;
-    let first_id = structured(&first)["session_id"]
-        .as_str()
-        .expect("an id")
-        .to_owned();
+    let first_id = session_id(&first);
     let second = harness.start("count").await;
-    let second_id = structured(&second)["session_id"]
-        .as_str()
-        .expect("an id")
-        .to_owned();
+    let second_id = session_id(&second);
 
     // Two idle sessions, one allowed: the least recently used one is shut down.
     harness.factory.wait_for_shutdown(&first_id).await;
